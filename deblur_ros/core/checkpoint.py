@@ -1,0 +1,158 @@
+"""The checkpoint file format and where shipped checkpoints live.
+
+A checkpoint is one ``torch.save`` file holding a plain dict (loaded with
+``weights_only=True``, so opening a file never runs code from it):
+
+- ``format``: ``"deblur_ros.checkpoint"``, ``format_version``: 1
+- ``architecture``: ``"strcnn_dtb"``
+- ``config``: the :class:`StrcnnConfig` fields (width, past, future, blocks)
+- ``state_dict``: the network weights
+- ``metadata``: free-form: training recipe, iterations, hardware, evaluation figures
+- ``train_state`` (optional): optimiser and step, only in resumable training files
+
+Every way a file can be wrong ends in one :class:`CheckpointError` whose message
+names the file and the problem, so nodes and commands can show it as one line.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from deblur_ros.core.strcnn_dtb import StrcnnConfig, StrcnnDtb
+
+FORMAT = "deblur_ros.checkpoint"
+FORMAT_VERSION = 1
+ARCHITECTURE = "strcnn_dtb"
+DEFAULT_LIVE_MODEL = "strcnn-w64-m1"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be used; the message is meant for the user."""
+
+
+def models_dir() -> Path:
+    """Where shipped checkpoints are: the ament share dir, a pip prefix, or the checkout.
+
+    Order: ``DEBLUR_ROS_MODELS`` env var; ``share/deblur_ros/models`` of a colcon
+    install (ament index); the same under ``sys.prefix`` (pip puts data_files
+    there); ``models/`` beside the package in a source checkout or editable install.
+    """
+    env = os.environ.get("DEBLUR_ROS_MODELS")
+    if env:
+        return Path(env)
+    candidates = []
+    try:
+        from ament_index_python.packages import get_package_share_directory
+
+        candidates.append(Path(get_package_share_directory("deblur_ros")) / "models")
+    except Exception:  # noqa: BLE001 - no ament index with the PyPI wheels
+        pass
+    candidates.append(Path(sys.prefix) / "share" / "deblur_ros" / "models")
+    candidates.append(Path(__file__).resolve().parents[2] / "models")
+    for candidate in candidates:
+        if candidate.is_dir() and any(candidate.glob("*.pt")):
+            return candidate
+    return candidates[-1]
+
+
+def resolve_model(spec: str | os.PathLike | None) -> Path:
+    """A path as given, or a shipped model by name (``strcnn-w64-m1``); None = default."""
+    if spec is None or str(spec) == "":
+        spec = DEFAULT_LIVE_MODEL
+    path = Path(spec).expanduser()
+    if path.suffix == ".pt" or path.exists() or os.sep in str(spec):
+        return path
+    return models_dir() / f"{spec}.pt"
+
+
+def shipped_models() -> list[str]:
+    return sorted(p.stem for p in models_dir().glob("strcnn-*.pt"))
+
+
+def save_checkpoint(
+    path: str | os.PathLike,
+    model: StrcnnDtb,
+    metadata: dict[str, Any] | None = None,
+    train_state: dict[str, Any] | None = None,
+) -> Path:
+    """Write atomically (temp file + rename) so an interrupted save never leaves half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cfg = model.config
+    payload: dict[str, Any] = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "architecture": ARCHITECTURE,
+        "config": {
+            "width": cfg.width,
+            "past": cfg.past,
+            "future": cfg.future,
+            "blocks": cfg.blocks,
+        },
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "metadata": dict(metadata or {}),
+    }
+    if train_state is not None:
+        payload["train_state"] = train_state
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+    """Load and validate the dict; raises CheckpointError naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        hint = f" (shipped models: {', '.join(shipped_models()) or 'none found'})"
+        raise CheckpointError(f"model file not found: {path}{hint}")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - torch raises many types for bad files
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(
+            f"model file {path} is corrupt or not a PyTorch file ({reason[:120]})"
+        ) from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise CheckpointError(
+            f"model file {path} is not a deblur_ros checkpoint (no '{FORMAT}' header); "
+            "train one with 'deblur-ros train live'"
+        )
+    version = payload.get("format_version")
+    if version != FORMAT_VERSION:
+        raise CheckpointError(
+            f"model file {path} has format version {version}; this deblur_ros reads "
+            f"version {FORMAT_VERSION}"
+        )
+    arch = payload.get("architecture")
+    if arch != ARCHITECTURE:
+        raise CheckpointError(
+            f"model file {path} holds a '{arch}' network, not the live model "
+            f"'{ARCHITECTURE}'"
+        )
+    return payload
+
+
+def load_model(
+    path: str | os.PathLike, device: str | torch.device = "cpu"
+) -> tuple[StrcnnDtb, dict[str, Any]]:
+    """Rebuild the network from a checkpoint; returns (model in eval mode, metadata)."""
+    payload = read_checkpoint(path)
+    try:
+        config = StrcnnConfig(**payload["config"])
+        model = StrcnnDtb(config)
+        model.load_state_dict(payload["state_dict"])
+    except (KeyError, TypeError, RuntimeError) as exc:
+        reason = str(exc).strip().splitlines()[0]
+        raise CheckpointError(
+            f"model file {path} does not match its declared architecture ({reason[:160]})"
+        ) from None
+    model.eval().to(device)
+    metadata = dict(payload.get("metadata", {}))
+    metadata.setdefault("name", config.name)
+    return model, metadata

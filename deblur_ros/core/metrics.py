@@ -1,0 +1,59 @@
+"""Image quality figures, always reported beside the blurry input's own.
+
+Images are float arrays in [0, 1] (HxW or HxWxC); PSNR and SSIM are over all
+channels with peak 1. SSIM follows Wang et al. 2004 (11x11 Gaussian window,
+sigma 1.5, K1 0.01, K2 0.03), averaged over channels.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+
+def _as_float(img: np.ndarray) -> np.ndarray:
+    if img.dtype == np.uint8:
+        return img.astype(np.float64) / 255.0
+    return img.astype(np.float64)
+
+
+def psnr(img: np.ndarray, ref: np.ndarray) -> float:
+    a, b = _as_float(img), _as_float(ref)
+    if a.shape != b.shape:
+        raise ValueError(f"shape mismatch: {a.shape} vs {b.shape}")
+    mse = float(np.mean((a - b) ** 2))
+    return float("inf") if mse == 0 else 10.0 * np.log10(1.0 / mse)
+
+
+def ssim(img: np.ndarray, ref: np.ndarray) -> float:
+    a, b = _as_float(img), _as_float(ref)
+    if a.shape != b.shape:
+        raise ValueError(f"shape mismatch: {a.shape} vs {b.shape}")
+    if a.ndim == 2:
+        a, b = a[:, :, None], b[:, :, None]
+    c1, c2 = 0.01**2, 0.03**2
+    scores = []
+    for ch in range(a.shape[2]):
+        x, y = a[:, :, ch], b[:, :, ch]
+
+        def blur(z: np.ndarray) -> np.ndarray:
+            return cv2.GaussianBlur(z, (11, 11), 1.5, borderType=cv2.BORDER_REFLECT)
+
+        mx, my = blur(x), blur(y)
+        sxx = blur(x * x) - mx * mx
+        syy = blur(y * y) - my * my
+        sxy = blur(x * y) - mx * my
+        num = (2 * mx * my + c1) * (2 * sxy + c2)
+        den = (mx * mx + my * my + c1) * (sxx + syy + c2)
+        scores.append(float(np.mean(num / den)))
+    return float(np.mean(scores))
+
+
+def sharpness(img: np.ndarray) -> float:
+    """Variance of the Laplacian of the grey image (Pech-Pacheco et al.), on a 0..255 scale.
+
+    The scene path uses the same measure to pick the sharpest frame of a window.
+    """
+    a = _as_float(img)
+    grey = a if a.ndim == 2 else a[:, :, :3].mean(axis=2)
+    return float(cv2.Laplacian(grey * 255.0, cv2.CV_64F).var())

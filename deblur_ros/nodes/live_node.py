@@ -1,0 +1,336 @@
+"""Lifecycle node that deblurs a camera stream with the live model (STRCNN+DTB).
+
+Subscribes ``image`` and ``camera_info``; publishes ``deblurred/image`` with the
+input's header unchanged and ``deblurred/camera_info`` (the latest CameraInfo with
+the output's header), so a SLAM front end takes the output by remapping one topic.
+
+The subscription keeps only the newest frame in a one-slot mailbox that a worker
+thread drains: a model slower than the camera drops (and counts) frames instead of
+building a queue, so latency stays bounded and memory flat.
+
+Transitions: configure loads the model (a bad model fails configure with the reason
+logged and on /diagnostics), activate starts the worker, deactivate flushes the
+look-ahead frames and stops it, cleanup and shutdown free everything.
+"""
+
+from __future__ import annotations
+
+import copy
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.executors import MultiThreadedExecutor
+from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.qos_overriding_options import QoSOverridingOptions
+from sensor_msgs.msg import CameraInfo, Image
+
+from deblur_ros.adapters.image_codec import (
+    MalformedImageError,
+    UnsupportedEncodingError,
+    decode_image,
+    encode_image,
+)
+from deblur_ros.core.checkpoint import DEFAULT_LIVE_MODEL, CheckpointError, resolve_model
+from deblur_ros.core.streaming import StreamingDeblurrer
+from deblur_ros.nodes.diagnostics import StreamStats
+
+CAMERA_QOS = QoSProfile(
+    reliability=ReliabilityPolicy.BEST_EFFORT, history=HistoryPolicy.KEEP_LAST, depth=1
+)
+OUTPUT_QOS = QoSProfile(
+    reliability=ReliabilityPolicy.RELIABLE, history=HistoryPolicy.KEEP_LAST, depth=5
+)
+
+
+@dataclass
+class _Frame:
+    """What travels with a frame through the look-ahead: enough to rebuild its message."""
+
+    header: Any
+    encoding: str
+    alpha: Any
+    received: float
+
+
+def _stamp_ns(header: Any) -> int:
+    return int(header.stamp.sec) * 1_000_000_000 + int(header.stamp.nanosec)
+
+
+class LiveDeblurNode(LifecycleNode):
+    def __init__(self, node_name: str = "deblur_live", **kwargs: Any) -> None:
+        super().__init__(node_name, **kwargs)
+        self._declare_parameters()
+        self.stats = StreamStats()
+        self.stream: StreamingDeblurrer | None = None
+        self.model_name = ""
+        self.device_name = ""
+        self.last_error = ""
+        self._active = False
+        self._mailbox: tuple[Image, float] | None = None
+        self._cond = threading.Condition()
+        self._stop = False
+        self._worker: threading.Thread | None = None
+        self._camera_info: CameraInfo | None = None
+        self._image_pub = None
+        self._info_pub = None
+        self._image_sub = None
+        self._info_sub = None
+        self._sub_group = MutuallyExclusiveCallbackGroup()
+        self._diag_group = MutuallyExclusiveCallbackGroup()
+        self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        period = self.get_parameter("diagnostics_period").value
+        self._diag_timer = self.create_timer(
+            period, self._publish_diagnostics, callback_group=self._diag_group
+        )
+
+    # -- parameters --------------------------------------------------------------------
+
+    def _declare_parameters(self) -> None:
+        self.declare_parameter("model", DEFAULT_LIVE_MODEL, ParameterDescriptor(
+            description="Checkpoint path, or the name of a shipped model (strcnn-w64-m1, ...)",
+            read_only=True))
+        self.declare_parameter("device", "auto", ParameterDescriptor(
+            description="auto (CUDA if available), cpu, or cuda[:N]", read_only=True))
+        self.declare_parameter("torch_threads", 0, ParameterDescriptor(
+            description="CPU threads for PyTorch; 0 keeps PyTorch's default",
+            integer_range=[IntegerRange(from_value=0, to_value=256, step=1)],
+            read_only=True))
+        self.declare_parameter("autostart", False, ParameterDescriptor(
+            description="Configure and activate at start-up (no lifecycle manager needed)",
+            read_only=True))
+        self.declare_parameter("diagnostics_period", 1.0, ParameterDescriptor(
+            description="Seconds between /diagnostics messages",
+            floating_point_range=[FloatingPointRange(from_value=0.05, to_value=60.0)],
+            read_only=True))
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        model_spec = self.get_parameter("model").value
+        device = self.get_parameter("device").value
+        threads = self.get_parameter("torch_threads").value
+        try:
+            if threads > 0:
+                import torch
+
+                torch.set_num_threads(threads)
+            path = resolve_model(model_spec)
+            self.stream = StreamingDeblurrer.from_checkpoint(path, device)
+        except (CheckpointError, ValueError) as exc:
+            self.last_error = str(exc)
+            self.get_logger().error(f"configure failed: {exc}")
+            return TransitionCallbackReturn.FAILURE
+        except Exception as exc:  # noqa: BLE001 - rclpy would swallow it without a log line
+            self.last_error = f"{type(exc).__name__}: {exc}"
+            self.get_logger().error(f"configure failed: {self.last_error}")
+            return TransitionCallbackReturn.FAILURE
+        self.last_error = ""
+        self.model_name = self.stream.name
+        self.device_name = str(self.stream.device)
+        qos_override = QoSOverridingOptions.with_default_policies()
+        self._image_pub = self.create_lifecycle_publisher(
+            Image, "deblurred/image", OUTPUT_QOS, qos_overriding_options=qos_override)
+        self._info_pub = self.create_lifecycle_publisher(
+            CameraInfo, "deblurred/camera_info", OUTPUT_QOS,
+            qos_overriding_options=qos_override)
+        self._image_sub = self.create_subscription(
+            Image, "image", self._on_image, CAMERA_QOS, callback_group=self._sub_group)
+        self._info_sub = self.create_subscription(
+            CameraInfo, "camera_info", self._on_camera_info, CAMERA_QOS,
+            callback_group=self._sub_group)
+        self.get_logger().info(
+            f"configured: model {self.model_name} ({path}) on {self.device_name}, "
+            f"{self.stream.delay_frames} frame(s) of look-ahead")
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._stop = False
+        self._worker = threading.Thread(target=self._run_worker, name="deblur_worker")
+        self._worker.start()
+        self._active = True
+        self.get_logger().info("active: deblurring 'image' -> 'deblurred/image'")
+        return super().on_activate(state)
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._active = False
+        self._stop_worker()
+        # Publish the frames still waiting for look-ahead before the publishers close.
+        if self.stream is not None:
+            self._publish(self.stream.flush())
+            self.stream.reset()
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._release()
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        # Shutdown from 'active' skips on_deactivate: stop the worker here too.
+        self._active = False
+        self._stop_worker()
+        self._release()
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._active = False
+        self._stop_worker()
+        self._release()
+        return TransitionCallbackReturn.SUCCESS
+
+    def autostart_if_requested(self) -> None:
+        if not self.get_parameter("autostart").value:
+            return
+        if self.trigger_configure() == TransitionCallbackReturn.SUCCESS:
+            self.trigger_activate()
+
+    def shutdown_quietly(self) -> None:
+        """Run the shutdown transition unless already finalized (end of main, tests)."""
+        try:
+            self.trigger_shutdown()
+        except Exception:  # noqa: BLE001 - already finalized or context gone
+            self._active = False
+            self._stop_worker()
+
+    def _release(self) -> None:
+        for sub in (self._image_sub, self._info_sub):
+            if sub is not None:
+                self.destroy_subscription(sub)
+        for pub in (self._image_pub, self._info_pub):
+            if pub is not None:
+                self.destroy_lifecycle_publisher(pub)
+        self._image_sub = self._info_sub = self._image_pub = self._info_pub = None
+        self.stream = None
+        self._camera_info = None
+        with self._cond:
+            self._mailbox = None
+
+    # -- data path ---------------------------------------------------------------------
+
+    def _on_image(self, msg: Image) -> None:
+        if not self._active:
+            return
+        now = time.monotonic()
+        self.stats.on_input(now)
+        with self._cond:
+            if self._mailbox is not None:
+                self.stats.on_drop()
+            self._mailbox = (msg, now)
+            self._cond.notify()
+
+    def _on_camera_info(self, msg: CameraInfo) -> None:
+        self._camera_info = msg
+
+    def _stop_worker(self) -> None:
+        with self._cond:
+            self._stop = True
+            self._cond.notify_all()
+        if self._worker is not None and self._worker is not threading.current_thread():
+            self._worker.join()
+        self._worker = None
+
+    def _run_worker(self) -> None:
+        while True:
+            with self._cond:
+                while self._mailbox is None and not self._stop:
+                    self._cond.wait()
+                if self._stop:
+                    return
+                msg, received = self._mailbox
+                self._mailbox = None
+            self._process(msg, received)
+
+    def _process(self, msg: Image, received: float) -> None:
+        stream = self.stream
+        if stream is None:
+            return
+        try:
+            decoded = decode_image(msg)
+        except (UnsupportedEncodingError, MalformedImageError) as exc:
+            self.stats.on_reject()
+            self.get_logger().error(str(exc), throttle_duration_sec=5.0)
+            return
+        payload = _Frame(msg.header, msg.encoding, decoded.alpha, received)
+        try:
+            outputs = stream.push(decoded.rgb, _stamp_ns(msg.header), payload)
+        except Exception as exc:  # noqa: BLE001 - keep the node alive, say what happened
+            self.stats.on_reject()
+            self.get_logger().error(f"deblurring failed: {exc}", throttle_duration_sec=5.0)
+            return
+        self._publish(outputs)
+
+    def _publish(self, outputs: list) -> None:
+        if self._image_pub is None:
+            return
+        for out in outputs:
+            frame: _Frame = out.payload
+            image = encode_image(out.frame, frame.alpha, frame.encoding, frame.header)
+            self._image_pub.publish(image)
+            info = self._camera_info
+            if info is not None:
+                info = copy.copy(info)
+                info.header = frame.header
+                self._info_pub.publish(info)
+            self.stats.on_output(time.monotonic() - frame.received)
+
+    # -- diagnostics -------------------------------------------------------------------
+
+    def _publish_diagnostics(self) -> None:
+        snap = self.stats.snapshot()
+        status = DiagnosticStatus()
+        status.name = f"{self.get_name()}: deblurring"
+        status.hardware_id = self.device_name or "none"
+        if self.last_error:
+            status.level, status.message = DiagnosticStatus.ERROR, self.last_error
+        elif not self._active:
+            status.level, status.message = DiagnosticStatus.WARN, "inactive"
+        elif snap["rejected"]:
+            status.level, status.message = DiagnosticStatus.WARN, "rejecting frames"
+        else:
+            status.level, status.message = DiagnosticStatus.OK, "deblurring"
+        values = {
+            "input rate (Hz)": f"{snap['input_rate_hz']:.2f}",
+            "output rate (Hz)": f"{snap['output_rate_hz']:.2f}",
+            "dropped frames": str(snap["dropped"]),
+            "rejected frames": str(snap["rejected"]),
+            "received frames": str(snap["received"]),
+            "published frames": str(snap["published"]),
+            "latency p50 (ms)": f"{snap['latency_ms_p50']:.1f}",
+            "latency max (ms)": f"{snap['latency_ms_max']:.1f}",
+            "model": self.model_name or "none",
+            "device": self.device_name or "none",
+        }
+        status.values = [KeyValue(key=k, value=v) for k, v in values.items()]
+        array = DiagnosticArray()
+        array.header.stamp = self.get_clock().now().to_msg()
+        array.status = [status]
+        self._diag_pub.publish(array)
+
+
+def main(args: list[str] | None = None) -> int:
+    rclpy.init(args=args if args is not None else sys.argv)
+    node = LiveDeblurNode()
+    executor = MultiThreadedExecutor(num_threads=3)
+    executor.add_node(node)
+    try:
+        node.autostart_if_requested()
+        executor.spin()
+    except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
+        pass
+    finally:
+        node.shutdown_quietly()
+        executor.shutdown()
+        node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,115 @@
+"""The streaming interface: look-ahead order, flush, state, resets, any size and layout."""
+
+import numpy as np
+import pytest
+import torch
+
+from deblur_ros.core.streaming import StreamingDeblurrer, select_device
+from deblur_ros.core.strcnn_dtb import StrcnnConfig, StrcnnDtb
+
+
+def make_stream(future: int = 1, randomise: bool = True, seed: int = 0) -> StreamingDeblurrer:
+    torch.manual_seed(seed)
+    model = StrcnnDtb(StrcnnConfig(width=8, past=max(1, future), future=future))
+    if randomise:
+        torch.nn.init.normal_(model.to_image.weight, std=0.05)
+    return StreamingDeblurrer(model, "cpu")
+
+
+def frames(n, h=12, w=16, c=3, seed=0):
+    rng = np.random.default_rng(seed)
+    return [rng.random((h, w, c), dtype=np.float32) for _ in range(n)]
+
+
+def test_lookahead_delays_by_one_frame_and_flush_returns_the_rest():
+    stream = make_stream(future=1)
+    assert stream.delay_frames == 1
+    clip = frames(4)
+    assert stream.push(clip[0], 10) == []
+    got = []
+    for i, f in enumerate(clip[1:], start=1):
+        out = stream.push(f, 10 + i)
+        assert [o.stamp for o in out] == [10 + i - 1]
+        got += out
+    tail = stream.flush()
+    assert [o.stamp for o in tail] == [13]
+    assert stream.flush() == [] and stream.pending == 0
+
+
+def test_causal_model_returns_each_frame_immediately():
+    stream = make_stream(future=0)
+    for i, f in enumerate(frames(3)):
+        out = stream.push(f, i, payload=f"p{i}")
+        assert [(o.stamp, o.payload) for o in out] == [(i, f"p{i}")]
+
+
+def test_output_depends_on_previous_frames():
+    clip = frames(3, seed=1)
+    other = frames(3, seed=2)
+    a = make_stream(future=0).process([other[0], other[1], clip[2]])
+    b = make_stream(future=0).process([clip[0], clip[1], clip[2]])
+    assert np.abs(a[2] - b[2]).max() > 1e-4
+
+
+def test_streaming_matches_whole_clip_and_is_deterministic():
+    clip = frames(5)
+    one = make_stream().process(clip)
+    two = make_stream().process(clip)
+    assert all(np.array_equal(x, y) for x, y in zip(one, two))
+
+
+@pytest.mark.parametrize("shape", [(15, 17, 3), (7, 9, 1), (11, 13), (2, 2, 3)])
+def test_any_size_and_layout_cropped_back_exactly(shape):
+    stream = make_stream(future=1, randomise=False)  # identity network
+    rng = np.random.default_rng(3)
+    clip = [rng.random(shape, dtype=np.float32) for _ in range(3)]
+    out = stream.process(clip)
+    assert len(out) == 3
+    for inp, res in zip(clip, out):
+        assert res.shape == inp.shape and res.dtype == inp.dtype
+        np.testing.assert_allclose(res, inp, atol=1e-6)
+
+
+def test_uint8_in_uint8_out():
+    stream = make_stream(future=0, randomise=False)
+    img = (np.arange(6 * 8 * 3) % 256).astype(np.uint8).reshape(6, 8, 3)
+    (out,) = stream.process([img])
+    assert out.dtype == np.uint8 and np.array_equal(out, img)
+
+
+def test_resolution_change_flushes_then_resets_state():
+    stream = make_stream(future=1)
+    a, b = frames(2, 12, 16), frames(1, 10, 14)
+    stream.push(a[0], 1)
+    stream.push(a[1], 2)  # returns frame 1, frame 2 pending
+    out = stream.push(b[0], 3)  # flushes frame 2 in the old size, frame 3 pending
+    assert [o.stamp for o in out] == [2] and out[0].frame.shape == (12, 16, 3)
+    assert stream.resets == 1
+    (last,) = stream.flush()
+    fresh = make_stream(future=1).process([b[0]])[0]
+    np.testing.assert_array_equal(last.frame, fresh)  # no state carried over
+
+
+def test_stamp_going_backwards_resets_like_a_looped_bag():
+    clip = frames(3)
+    stream = make_stream(future=0)
+    stream.process(clip)  # leaves state behind
+    stream.push(clip[0], 100)
+    out = stream.push(clip[1], 5)  # jump backwards
+    assert stream.resets == 1
+    np.testing.assert_array_equal(out[0].frame, make_stream(future=0).process([clip[1]])[0])
+
+
+def test_rejects_bad_frame_shape():
+    with pytest.raises(ValueError, match="HxWx3"):
+        make_stream().push(np.zeros((4, 4, 2), np.float32), 0)
+
+
+def test_select_device():
+    assert select_device("cpu").type == "cpu"
+    assert select_device("auto").type in ("cpu", "cuda")
+    with pytest.raises(ValueError, match="unknown device"):
+        select_device("tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="no CUDA"):
+            select_device("cuda")
