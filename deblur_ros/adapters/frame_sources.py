@@ -1,0 +1,244 @@
+"""Frames from files or from the synthetic generator, as uint8 RGB arrays.
+
+Kept free of ROS imports so the offline CLI and evaluation code can read the
+same inputs as the camera_source node.  OpenCV works in BGR; every source
+converts to RGB here so no caller has to remember which library it used.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import cv2
+import numpy as np
+
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "FolderSource",
+    "FrameSource",
+    "FrameSourceError",
+    "SyntheticSource",
+    "VideoSource",
+    "open_source",
+    "write_frames_folder",
+]
+
+IMAGE_EXTENSIONS: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+
+
+class FrameSourceError(ValueError):
+    """A source spec or file that cannot produce frames."""
+
+
+@runtime_checkable
+class FrameSource(Protocol):
+    """An iterable of uint8 HxWx3 RGB frames of a fixed size.
+
+    No ``__len__``: looping and synthetic sources never end.  ``fps`` is None
+    when the source has no natural rate and the consumer must pick one.
+    """
+
+    width: int
+    height: int
+    fps: float | None
+
+    def __iter__(self) -> Iterator[np.ndarray]: ...
+
+
+def _natural_key(path: Path) -> list[object]:
+    """Sort key putting frame2.png before frame10.png."""
+    parts = re.split(r"(\d+)", path.name.lower())
+    return [int(part) if part.isdigit() else part for part in parts]
+
+
+def _read_rgb(path: Path) -> np.ndarray:
+    # imdecode of the bytes rather than imread: imread cannot open non-ASCII
+    # paths on some platforms, and both fail silently by returning None.
+    try:
+        raw = np.fromfile(path, dtype=np.uint8)
+    except OSError as exc:
+        raise FrameSourceError(f"cannot read image {str(path)!r}: {exc.strerror}") from exc
+    bgr = cv2.imdecode(raw, cv2.IMREAD_COLOR) if raw.size else None
+    if bgr is None:
+        raise FrameSourceError(
+            f"cannot decode image {str(path)!r}; it is corrupt or not a "
+            f"{'/'.join(ext[1:] for ext in IMAGE_EXTENSIONS)} file"
+        )
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+class FolderSource:
+    """The images of one folder in natural order, e.g. an extracted dataset clip.
+
+    Sizes are checked lazily as frames are read (reading every image up front
+    would make start-up as slow as a full pass), against the first image.
+    """
+
+    fps: float | None = None
+
+    def __init__(self, path: str | os.PathLike[str], loop: bool = False) -> None:
+        self.path = Path(path).expanduser()
+        if not self.path.exists():
+            raise FrameSourceError(f"image folder {str(self.path)!r} does not exist")
+        if not self.path.is_dir():
+            raise FrameSourceError(f"{str(self.path)!r} is not a folder")
+        self.paths: list[Path] = sorted(
+            (
+                entry
+                for entry in self.path.iterdir()
+                if entry.suffix.lower() in IMAGE_EXTENSIONS
+                and not entry.name.startswith(".")
+                and entry.is_file()
+            ),
+            key=_natural_key,
+        )
+        if not self.paths:
+            raise FrameSourceError(
+                f"image folder {str(self.path)!r} contains no "
+                f"{'/'.join(ext[1:] for ext in IMAGE_EXTENSIONS)} images"
+            )
+        self.loop = loop
+        first = _read_rgb(self.paths[0])
+        self.height, self.width = first.shape[:2]
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        while True:
+            for path in self.paths:
+                frame = _read_rgb(path)
+                if frame.shape[:2] != (self.height, self.width):
+                    raise FrameSourceError(
+                        f"image {str(path)!r} is {frame.shape[1]}x{frame.shape[0]} but "
+                        f"{self.paths[0].name!r} is {self.width}x{self.height}; all frames "
+                        "of a folder source must have the same size"
+                    )
+                yield frame
+            if not self.loop:
+                return
+
+
+class VideoSource:
+    """A video file decoded with OpenCV, optionally restarted at the end."""
+
+    def __init__(self, path: str | os.PathLike[str], loop: bool = False) -> None:
+        self.path = Path(path).expanduser()
+        if not self.path.is_file():
+            raise FrameSourceError(f"video file {str(self.path)!r} does not exist")
+        self.loop = loop
+        capture = self._open()
+        try:
+            ok, frame = capture.read()
+            fps = capture.get(cv2.CAP_PROP_FPS)
+        finally:
+            capture.release()
+        if not ok or frame is None:
+            raise FrameSourceError(
+                f"video {str(self.path)!r} has no readable frames; it may be empty, "
+                "truncated, or use a codec this OpenCV build lacks"
+            )
+        self.height, self.width = frame.shape[:2]
+        # Containers without a rate report 0 or NaN; None tells the caller to choose.
+        self.fps: float | None = float(fps) if fps and np.isfinite(fps) and fps > 0 else None
+
+    def _open(self) -> cv2.VideoCapture:
+        capture = cv2.VideoCapture(str(self.path))
+        if not capture.isOpened():
+            capture.release()
+            raise FrameSourceError(
+                f"cannot open video {str(self.path)!r}; it is not a video file or "
+                "its codec is not supported by OpenCV"
+            )
+        return capture
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        while True:
+            capture = self._open()
+            count = 0
+            try:
+                while True:
+                    ok, bgr = capture.read()
+                    if not ok or bgr is None:
+                        break
+                    count += 1
+                    yield cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+            finally:
+                capture.release()
+            # Stop rather than spin if a looping file suddenly yields nothing.
+            if not self.loop or count == 0:
+                return
+
+
+class SyntheticSource:
+    """Endless blurry frames from the synthesis module, for demos without a camera.
+
+    The generator is imported on first iteration so this module (and every
+    CLI that imports it) loads without the synthesis dependencies.
+    """
+
+    fps: float | None = None
+
+    def __init__(self, width: int = 640, height: int = 480, seed: int = 0) -> None:
+        if width <= 0 or height <= 0:
+            raise FrameSourceError(f"synthetic size must be positive, got {width}x{height}")
+        self.width = int(width)
+        self.height = int(height)
+        self.seed = int(seed)
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        from deblur_ros.core.synthesis.stream import synthetic_shaky_stream
+
+        for blurry, _sharp in synthetic_shaky_stream(self.width, self.height, seed=self.seed):
+            yield blurry
+
+
+def open_source(
+    spec: str, loop: bool = False, width: int = 640, height: int = 480, *, seed: int = 0
+) -> FrameSource:
+    """Pick a source from a user-supplied string (a node parameter or CLI flag).
+
+    ``width``, ``height`` and ``seed`` only shape the synthetic source (which
+    never ends, so ``loop`` does not apply); files keep their own size.
+    """
+    text = spec.strip()
+    if text in ("", "synthetic"):
+        return SyntheticSource(width, height, seed=seed)
+    path = Path(text).expanduser()
+    if path.is_dir():
+        return FolderSource(path, loop=loop)
+    if path.is_file():
+        return VideoSource(path, loop=loop)
+    raise FrameSourceError(
+        f"unknown source {spec!r}: give a video file, a folder of images, or 'synthetic' "
+        "(no such file or folder exists)"
+    )
+
+
+def write_frames_folder(frames: Iterable[np.ndarray], path: str | os.PathLike[str]) -> list[Path]:
+    """Write uint8 RGB (or grey HxW) frames as 000000.png, 000001.png, ...
+
+    PNG keeps the frames lossless so evaluation metrics are not polluted by
+    compression.  Returns the written paths in order.
+    """
+    folder = Path(path).expanduser()
+    folder.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    for index, frame in enumerate(frames):
+        arr = np.asarray(frame)
+        if arr.dtype != np.uint8:
+            raise ValueError(f"frame {index} is {arr.dtype}, expected uint8")
+        if arr.ndim == 3 and arr.shape[2] == 3:
+            arr = cv2.cvtColor(arr, cv2.COLOR_RGB2BGR)
+        elif arr.ndim == 3 and arr.shape[2] == 1:
+            arr = arr[:, :, 0]
+        elif arr.ndim != 2:
+            raise ValueError(f"frame {index} has shape {arr.shape}, expected HxWx3 or HxW")
+        target = folder / f"{index:06d}.png"
+        ok, encoded = cv2.imencode(".png", arr)
+        if not ok:
+            raise OSError(f"OpenCV could not encode frame {index} as PNG")
+        encoded.tofile(target)
+        written.append(target)
+    return written
