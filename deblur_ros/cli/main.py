@@ -13,8 +13,8 @@ USAGE = """deblur-ros <command> [options]
 
 commands:
   demo     synthetic camera -> live node -> side-by-side PNG, throughput and latency
-  live     the live deblurring lifecycle node   (deblur-ros live --ros-args -r image:=/cam/image_raw)
-  camera   the camera/video source node         (deblur-ros camera --ros-args -p source:=clip.mp4)
+  live     the live deblurring lifecycle node (deblur-ros live --ros-args -r image:=/cam/image)
+  camera   the camera/video source node (deblur-ros camera --ros-args -p source:=clip.mp4)
   bench    model and ROS throughput/latency table (--json FILE)
   train    train a model: deblur-ros train live --help
 """

@@ -158,7 +158,9 @@ class StreamingDeblurrer:
             out.append(self._step())
         return out
 
-    def process(self, frames: list[np.ndarray], stamps: list[int] | None = None) -> list[np.ndarray]:
+    def process(
+        self, frames: list[np.ndarray], stamps: list[int] | None = None
+    ) -> list[np.ndarray]:
         """Deblur a whole clip in order (convenience for tests and offline use)."""
         stamps = list(range(len(frames))) if stamps is None else stamps
         results: list[StreamOutput] = []

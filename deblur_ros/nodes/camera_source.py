@@ -73,7 +73,7 @@ class CameraSourceNode(Node):
         self.source = open_source(
             spec, loop=self.get_parameter("loop").value,
             width=self.get_parameter("width").value, height=self.get_parameter("height").value,
-            **({"seed": self.get_parameter("seed").value} if spec in ("", "synthetic") else {}),
+            seed=self.get_parameter("seed").value,
         )
         self.frames = iter(self.source)
         url = self.get_parameter("camera_info_url").value

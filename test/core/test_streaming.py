@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from deblur_ros.core.streaming import StreamingDeblurrer, select_device
 from deblur_ros.core.strcnn_dtb import StrcnnConfig, StrcnnDtb
+from deblur_ros.core.streaming import StreamingDeblurrer, select_device
 
 
 def make_stream(future: int = 1, randomise: bool = True, seed: int = 0) -> StreamingDeblurrer:

@@ -7,7 +7,7 @@ import time
 import numpy as np
 import pytest
 from diagnostic_msgs.msg import DiagnosticArray
-from lifecycle_msgs.msg import State, Transition
+from lifecycle_msgs.msg import Transition
 from lifecycle_msgs.srv import ChangeState, GetState
 from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, ReliabilityPolicy
@@ -122,7 +122,7 @@ def test_frames_keep_stamp_and_frame_id_and_only_flow_while_active(ros, identity
     for i, frame in enumerate(frames):
         sent.append(client.publish(frame, stamp=(10 + i, 123 + i), frame_id="cam_optical"))
         # one frame at a time: nothing is dropped, so every frame must come back
-        assert ros.wait_for(lambda: live.stats.received == i + 1, 10)
+        assert ros.wait_for(lambda i=i: live.stats.received == i + 1, 10)
         time.sleep(0.05)
     # m=1: the last frame waits for look-ahead until deactivate flushes it
     assert ros.wait_for(lambda: len(client.outputs) == len(frames) - 1, 10)
@@ -159,7 +159,7 @@ def test_encodings_come_back_unchanged(ros, identity_model, encoding, channels):
     frames = [rng.integers(0, top + 1, shape).astype(dtype) for _ in range(2)]
     for i, frame in enumerate(frames):
         client.publish(frame, encoding, stamp=(i + 1, 0))
-        assert ros.wait_for(lambda: live.stats.received == i + 1, 10)
+        assert ros.wait_for(lambda i=i: live.stats.received == i + 1, 10)
     assert ros.wait_for(lambda: len(client.outputs) == 1, 10)
     out = client.outputs[0]
     assert out.encoding == encoding
@@ -183,7 +183,7 @@ def test_padded_step_is_read_correctly(ros, identity_model):
                     data=padded.tobytes())
         msg.header.stamp.sec = i + 1
         client.image_pub.publish(msg)
-        assert ros.wait_for(lambda: live.stats.received == i + 1, 10)
+        assert ros.wait_for(lambda i=i: live.stats.received == i + 1, 10)
     assert ros.wait_for(lambda: len(client.outputs) == 1, 10)
     out = client.outputs[0]
     assert out.step == 11 * 3

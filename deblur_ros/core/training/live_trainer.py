@@ -21,8 +21,8 @@ from torch.nn import functional as F  # noqa: N812
 
 from deblur_ros.core.checkpoint import read_checkpoint, save_checkpoint
 from deblur_ros.core.metrics import psnr
-from deblur_ros.core.streaming import select_device
 from deblur_ros.core.strcnn_dtb import RecurrentState, StrcnnConfig, StrcnnDtb
+from deblur_ros.core.streaming import select_device
 
 
 @dataclass

@@ -1,0 +1,240 @@
+"""``deblur-ros bench``: model throughput per shipped width and resolution, and the ROS path.
+
+Model path: the streaming deblurrer alone, frame after frame (recurrent state
+kept), on the current device. ROS path: publisher -> live node -> subscriber at
+640x480 over real DDS in one process, measured twice: saturated (a camera faster
+than the model: throughput) and paced at 80% of the model's rate (latency, which
+a saturated run would inflate with waiting in the one-frame mailbox).
+
+The ROS path runs first so its peak RSS is that of the node and its two peers,
+not of the larger model runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+RESOLUTIONS = ((320, 240), (640, 480), (1280, 720))
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def hardware(device: torch.device) -> str:
+    from deblur_ros.core.training.live_trainer import hardware_description
+
+    return hardware_description(device)
+
+
+def bench_model(path: Path, device: str, width: int, height: int, frames: int,
+                seconds: float) -> dict:
+    from deblur_ros.core.streaming import StreamingDeblurrer
+
+    stream = StreamingDeblurrer.from_checkpoint(path, device)
+    rng = np.random.default_rng(0)
+    clip = [rng.integers(0, 256, (height, width, 3), dtype=np.uint8) for _ in range(4)]
+    for i in range(2):  # warm-up: allocator, cuDNN autotune
+        stream.push(clip[i], i)
+    sync = torch.cuda.synchronize if stream.device.type == "cuda" else (lambda: None)
+    sync()
+    times = []
+    start = time.perf_counter()
+    n = 0
+    while n < frames and (time.perf_counter() - start < seconds or n < 3):
+        t0 = time.perf_counter()
+        stream.push(clip[n % 4], n + 2)
+        sync()
+        times.append(time.perf_counter() - t0)
+        n += 1
+    total = time.perf_counter() - start
+    lat = np.array(times) * 1000
+    return {
+        "path": "model", "model": stream.name, "backend": "pytorch", "device": str(stream.device),
+        "width": width, "height": height, "frames": n, "fps": n / total,
+        "latency_ms_p50": float(np.percentile(lat, 50)),
+        "latency_ms_p95": float(np.percentile(lat, 95)), "peak_rss_mb": peak_rss_mb(),
+    }
+
+
+def bench_ros(path: Path, device: str, model_fps: float, model_p95_ms: float,
+              seconds: float, width: int = 640, height: int = 480) -> dict:
+    import rclpy
+    from lifecycle_msgs.msg import Transition  # noqa: F401 - ensures the wheels are complete
+    from rclpy.executors import MultiThreadedExecutor
+    from rclpy.parameter import Parameter
+    from rclpy.qos import QoSProfile, ReliabilityPolicy
+    from sensor_msgs.msg import Image
+
+    from deblur_ros.adapters.image_codec import image_from_array
+    from deblur_ros.nodes.live_node import LiveDeblurNode
+
+    context = rclpy.Context()
+    rclpy.init(args=[], context=context)
+    live = LiveDeblurNode(context=context, parameter_overrides=[
+        Parameter("model", value=str(path)), Parameter("device", value=device)])
+    peer = rclpy.create_node("deblur_bench_peer", context=context)
+    qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+    pub = peer.create_publisher(Image, "image", qos)
+    received: list[tuple[float, int]] = []  # (receive time ns, stamp ns)
+
+    def on_output(msg: Image) -> None:
+        now = peer.get_clock().now().nanoseconds
+        received.append((now, msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec))
+
+    sub = peer.create_subscription(Image, "deblurred/image", on_output, qos)
+    executor = MultiThreadedExecutor(num_threads=4, context=context)
+    executor.add_node(live)
+    executor.add_node(peer)
+    spin = threading.Thread(target=executor.spin)
+    spin.start()
+    frame = np.random.default_rng(0).integers(0, 256, (height, width, 3), dtype=np.uint8)
+    template = image_from_array(frame, "rgb8")
+
+    def run(rate_hz: float, duration: float) -> list[tuple[float, int]]:
+        received.clear()
+        period = 1.0 / rate_hz
+        next_t = time.monotonic()
+        end = next_t + duration
+        while time.monotonic() < end:
+            template.header.stamp = peer.get_clock().now().to_msg()
+            pub.publish(template)
+            next_t += period
+            time.sleep(max(0.0, next_t - time.monotonic()))
+        time.sleep(min(5.0, 3.0 / max(model_fps, 0.2)))  # let the last frames drain
+        return list(received)
+
+    try:
+        live.trigger_configure()
+        live.trigger_activate()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not (
+                pub.get_subscription_count() and sub.get_publisher_count()):
+            time.sleep(0.05)
+        run(max(5.0, model_fps), min(3.0, seconds))  # warm-up
+        saturated = run(max(30.0, 2 * model_fps), seconds)
+        dropped_before = live.stats.dropped
+        paced_rate = 0.8 * model_fps
+        paced = run(paced_rate, seconds)
+        dropped_paced = live.stats.dropped - dropped_before
+        delay = live.stream.delay_frames
+    finally:
+        live.shutdown_quietly()
+        executor.shutdown()
+        spin.join()
+        live.destroy_node()
+        peer.destroy_node()
+        rclpy.try_shutdown(context=context)
+    times = [t for t, _ in saturated]
+    fps = (len(times) - 1) / ((times[-1] - times[0]) / 1e9) if len(times) > 2 else 0.0
+    lat = np.array([(t - s) / 1e6 for t, s in paced])
+    interval_ms = 1000.0 / paced_rate
+    return {
+        "path": "ros", "model": live.model_name, "backend": "pytorch", "device": live.device_name,
+        "width": width, "height": height, "fps": fps,
+        "latency_ms_p50": float(np.percentile(lat, 50)) if lat.size else float("nan"),
+        "latency_ms_p95": float(np.percentile(lat, 95)) if lat.size else float("nan"),
+        "peak_rss_mb": peak_rss_mb(),
+        "saturated_publish_hz": max(30.0, 2 * model_fps), "paced_publish_hz": paced_rate,
+        "paced_dropped": dropped_paced, "model_fps": model_fps,
+        "throughput_ratio": fps / model_fps if model_fps else float("nan"),
+        "latency_target_ms": model_p95_ms + delay * interval_ms + 10.0,
+    }
+
+
+def format_table(records: list[dict]) -> str:
+    head = ("| path | model | device | size | fps | latency p50 ms | latency p95 ms "
+            "| peak RSS MB |\n|---|---|---|---|---:|---:|---:|---:|")
+    rows = [
+        f"| {r['path']} | {r['model']} | {r['device']} | {r['width']}x{r['height']} "
+        f"| {r['fps']:.2f} | {r['latency_ms_p50']:.1f} | {r['latency_ms_p95']:.1f} "
+        f"| {r['peak_rss_mb']:.0f} |" for r in records
+    ]
+    return "\n".join([head, *rows])
+
+
+def targets(records: list[dict]) -> list[str]:
+    lines = []
+    for r in records:
+        if r["path"] != "ros":
+            continue
+        ok_tp = r["throughput_ratio"] >= 0.9
+        ok_lat = r["latency_ms_p95"] <= r["latency_target_ms"]
+        lines.append(
+            f"- {r['model']}: ROS throughput {r['fps']:.2f} fps = "
+            f"{100 * r['throughput_ratio']:.0f}% of the bare model's {r['model_fps']:.2f} fps "
+            f"(target >= 90%): {'PASS' if ok_tp else 'FAIL'}")
+        lines.append(
+            f"- {r['model']}: ROS p95 latency {r['latency_ms_p95']:.0f} ms at "
+            f"{r['paced_publish_hz']:.2f} Hz vs target {r['latency_target_ms']:.0f} ms "
+            f"(model p95 + look-ahead x frame interval + 10 ms): "
+            f"{'PASS' if ok_lat else 'FAIL'}; frames dropped while paced: {r['paced_dropped']}")
+    return lines
+
+
+def main(argv: list[str]) -> int:
+    from deblur_ros.core.checkpoint import CheckpointError, models_dir, resolve_model
+    from deblur_ros.core.streaming import select_device
+
+    parser = argparse.ArgumentParser(prog="deblur-ros bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--models", nargs="*", default=None,
+                        help="checkpoints or shipped names (default: every shipped model)")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--frames", type=int, default=30, help="most frames per model run")
+    parser.add_argument("--seconds", type=float, default=15.0,
+                        help="most seconds per model run and per ROS phase")
+    parser.add_argument("--no-ros", action="store_true", help="skip the ROS path")
+    parser.add_argument("--json", type=Path, default=None, help="write the records here")
+    args = parser.parse_args(argv)
+    try:
+        device = select_device(args.device)
+    except ValueError as exc:
+        print(f"deblur-ros bench: {exc}", file=sys.stderr)
+        return 2
+    paths = ([resolve_model(m) for m in args.models] if args.models
+             else sorted(models_dir().glob("strcnn-*.pt")))
+    if not paths:
+        print(f"deblur-ros bench: no models in {models_dir()}", file=sys.stderr)
+        return 2
+    print(f"hardware: {hardware(device)}; torch {torch.__version__}; "
+          f"python {platform.python_version()}", flush=True)
+    records = []
+    try:
+        vga = {}
+        for path in paths:
+            vga[path] = bench_model(path, str(device), 640, 480, args.frames, args.seconds)
+        if not args.no_ros:
+            for path in paths:
+                r = vga[path]
+                records.append(bench_ros(path, str(device), r["fps"], r["latency_ms_p95"],
+                                         args.seconds))
+                print(format_table(records[-1:]).splitlines()[-1], flush=True)
+        for path in paths:
+            for width, height in RESOLUTIONS:
+                rec = vga[path] if (width, height) == (640, 480) else bench_model(
+                    path, str(device), width, height, args.frames, args.seconds)
+                records.append(rec)
+                print(format_table([rec]).splitlines()[-1], flush=True)
+    except CheckpointError as exc:
+        print(f"deblur-ros bench: {exc}", file=sys.stderr)
+        return 2
+    print()
+    print(format_table(records))
+    for line in targets(records):
+        print(line)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        extra = {"hardware": hardware(device), "torch": torch.__version__}
+        args.json.write_text(json.dumps([r | extra for r in records], indent=2))
+        print(f"wrote {args.json}")
+    return 0

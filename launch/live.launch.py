@@ -1,0 +1,67 @@
+"""Live deblurring: the lifecycle node between a camera and its consumers.
+
+    ros2 launch deblur_ros live.launch.py image:=/camera/image_raw \
+        camera_info:=/camera/camera_info
+    ros2 launch deblur_ros live.launch.py source:=synthetic   # no camera: built-in source
+
+A SLAM front end then subscribes ``output_image`` / ``output_camera_info``
+(defaults: ``/deblurred/image`` and ``/deblurred/camera_info``).
+"""
+
+from launch.actions import DeclareLaunchArgument
+from launch.conditions import IfCondition
+from launch.substitutions import LaunchConfiguration, PathJoinSubstitution, PythonExpression
+from launch_ros.actions import LifecycleNode, Node
+from launch_ros.substitutions import FindPackageShare
+
+from launch import LaunchDescription
+
+
+def generate_launch_description():
+    share = FindPackageShare("deblur_ros")
+    arg = LaunchConfiguration
+    arguments = [
+        DeclareLaunchArgument("image", default_value="/camera/image_raw",
+                              description="input sensor_msgs/Image topic"),
+        DeclareLaunchArgument("camera_info", default_value="/camera/camera_info",
+                              description="input sensor_msgs/CameraInfo topic"),
+        DeclareLaunchArgument("output_image", default_value="/deblurred/image",
+                              description="deblurred image topic"),
+        DeclareLaunchArgument("output_camera_info", default_value="/deblurred/camera_info",
+                              description="CameraInfo republished with the output's header"),
+        DeclareLaunchArgument("params_file",
+                              default_value=PathJoinSubstitution([share, "config", "live.yaml"]),
+                              description="parameters of the live node"),
+        DeclareLaunchArgument("autostart", default_value="true",
+                              description="configure and activate without a lifecycle manager"),
+        DeclareLaunchArgument("source", default_value="",
+                              description="also start camera_source: 'synthetic', a video or a "
+                                          "folder of frames (empty: use a real camera)"),
+        DeclareLaunchArgument("rate", default_value="10.0",
+                              description="camera_source frame rate"),
+    ]
+    live = LifecycleNode(
+        package="deblur_ros",
+        executable="live_node",
+        name="deblur_live",
+        namespace="",
+        output="screen",
+        parameters=[arg("params_file"), {"autostart": arg("autostart")}],
+        remappings=[
+            ("image", arg("image")),
+            ("camera_info", arg("camera_info")),
+            ("deblurred/image", arg("output_image")),
+            ("deblurred/camera_info", arg("output_camera_info")),
+        ],
+    )
+    source = Node(
+        package="deblur_ros",
+        executable="camera_source",
+        name="camera_source",
+        output="screen",
+        condition=IfCondition(PythonExpression(["'", arg("source"), "' != ''"])),
+        parameters=[PathJoinSubstitution([share, "config", "camera_source.yaml"]),
+                    {"source": arg("source"), "rate": arg("rate")}],
+        remappings=[("image", arg("image")), ("camera_info", arg("camera_info"))],
+    )
+    return LaunchDescription([*arguments, live, source])

@@ -1,0 +1,69 @@
+"""The camera source publishes frames and a matching CameraInfo at its rate."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+from rclpy.parameter import Parameter
+from sensor_msgs.msg import CameraInfo, Image
+
+from deblur_ros.adapters.image_codec import array_from_image
+from deblur_ros.nodes.camera_source import CameraSourceNode
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def make_folder(path, n=3):
+    path.mkdir()
+    frames = []
+    for i in range(n):
+        frame = np.full((8, 10, 3), 20 * i, np.uint8)
+        frame[..., 0] = 200  # red in RGB
+        cv2.imwrite(str(path / f"{i}.png"), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+        frames.append(frame)
+    return frames
+
+
+def test_folder_source_publishes_each_frame_with_camera_info(ros, tmp_path):
+    frames = make_folder(tmp_path / "clip")
+    images, infos = [], []
+    peer = ros.node("peer")
+    peer.create_subscription(Image, "image", images.append, 10)
+    peer.create_subscription(CameraInfo, "camera_info", infos.append, 10)
+    node = ros.add(CameraSourceNode(context=ros.context, parameter_overrides=[
+        Parameter("source", value=str(tmp_path / "clip")), Parameter("rate", value=20.0),
+        Parameter("loop", value=False), Parameter("encoding", value="bgr8"),
+        Parameter("frame_id", value="cam0")]))
+    assert ros.wait_for(lambda: node.finished, 10)
+    assert ros.wait_for(lambda: len(images) == 3 and len(infos) == 3, 5)
+    for msg, info, frame in zip(images, infos, frames):
+        assert msg.encoding == "bgr8" and msg.header.frame_id == "cam0"
+        np.testing.assert_array_equal(array_from_image(msg)[..., ::-1], frame)
+        assert info.header.stamp == msg.header.stamp
+        assert (info.width, info.height) == (10, 8)
+    stamps = [m.header.stamp.sec * 10**9 + m.header.stamp.nanosec for m in images]
+    assert stamps == sorted(stamps)
+
+
+def test_max_frames_and_loop(ros, tmp_path):
+    make_folder(tmp_path / "clip", n=2)
+    images = []
+    peer = ros.node("peer")
+    peer.create_subscription(Image, "image", images.append, 10)
+    node = ros.add(CameraSourceNode(context=ros.context, parameter_overrides=[
+        Parameter("source", value=str(tmp_path / "clip")), Parameter("rate", value=50.0),
+        Parameter("loop", value=True), Parameter("max_frames", value=5)]))
+    assert ros.wait_for(lambda: node.finished, 10)
+    assert ros.wait_for(lambda: len(images) == 5, 5)
+
+
+def test_bad_source_and_encoding_are_clear_errors(ros, tmp_path):
+    from deblur_ros.adapters.frame_sources import FrameSourceError
+
+    with pytest.raises(FrameSourceError, match="no_such_dir"):
+        CameraSourceNode(context=ros.context, parameter_overrides=[
+            Parameter("source", value=str(tmp_path / "no_such_dir"))])
+    with pytest.raises(ValueError, match="yuv9"):
+        CameraSourceNode(context=ros.context, parameter_overrides=[
+            Parameter("encoding", value="yuv9")])
