@@ -105,7 +105,7 @@ def main(argv: list[str]) -> int:
     probe.create_subscription(Image, "image", on_input, 10)
     probe.create_subscription(Image, "deblurred/image", on_output, 10)
 
-    executor = MultiThreadedExecutor(num_threads=4)
+    executor = MultiThreadedExecutor(num_threads=4, context=context)
     for node in (camera, live, probe):
         executor.add_node(node)
     spin = threading.Thread(target=executor.spin, name="demo_spin")

@@ -16,6 +16,7 @@ names the file and the problem, so nodes and commands can show it as one line.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -95,7 +96,8 @@ def save_checkpoint(
             "blocks": cfg.blocks,
         },
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-        "metadata": dict(metadata or {}),
+        # Plain JSON types only, so that weights_only loading accepts every file we write.
+        "metadata": json.loads(json.dumps(metadata or {}, default=str)),
     }
     if train_state is not None:
         payload["train_state"] = train_state
@@ -114,7 +116,9 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - torch raises many types for bad files
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+        unpickler = [ln for ln in lines if "Unpickler error" in ln]
+        reason = (unpickler or lines or [type(exc).__name__])[0]
         raise CheckpointError(
             f"model file {path} is corrupt or not a PyTorch file ({reason[:120]})"
         ) from None

@@ -178,7 +178,7 @@ def train_live(cfg: LiveTrainConfig, out_dir: Path, resume: bool = True,
             "train_time_s": round(elapsed, 1),
             "validation": scores,
             "history": history[-50:],
-            "torch": torch.__version__,
+            "torch": str(torch.__version__),
         }
 
     def save(scores: dict[str, float] | None) -> None:
