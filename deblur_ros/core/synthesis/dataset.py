@@ -1,0 +1,52 @@
+"""Endless PyTorch stream of synthetic training clips.
+
+Clips are rendered on the fly rather than stored: synthesis is cheap next to a training
+step, and every clip being new removes over-fitting to a fixed set of blur kernels.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+from torch.utils.data import IterableDataset, get_worker_info
+
+from .photos import PhotoPool
+from .render import ClipSpec, render_clip
+
+# Source photos are this much larger than the view, so the shaking camera rarely runs
+# past their edges.
+SOURCE_SCALE = 1.5
+
+
+class ClipDataset(IterableDataset):
+    """Yields (blurry, sharp) float32 tensors [n_frames, 3, H, W] forever.
+
+    The generator is seeded from (seed, worker id): workers of one DataLoader render
+    different clips, and a run restarted with the same seed and worker count sees the
+    same clips.
+    """
+
+    def __init__(self, pool: PhotoPool, spec: ClipSpec, seed: int) -> None:
+        super().__init__()
+        spec.validate()
+        self.pool = pool
+        self.spec = spec
+        self.seed = int(seed)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        info = get_worker_info()
+        rng = np.random.default_rng([self.seed, info.id if info is not None else 0])
+        h = math.ceil(SOURCE_SCALE * self.spec.height)
+        w = math.ceil(SOURCE_SCALE * self.spec.width)
+        while True:
+            photo = self.pool.sample(rng, h, w)
+            blurry, sharp = render_clip(photo, self.spec, rng, layer_source=self.pool.sample)
+            yield _to_tensor(blurry), _to_tensor(sharp)
+
+
+def _to_tensor(frames: np.ndarray) -> torch.Tensor:
+    """[T, H, W, 3] float32 array -> contiguous [T, 3, H, W] tensor."""
+    return torch.from_numpy(np.ascontiguousarray(frames.transpose(0, 3, 1, 2)))
