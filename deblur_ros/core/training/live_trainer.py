@@ -118,8 +118,10 @@ def evaluate(model: StrcnnDtb, clips: list[dict], device: torch.device) -> dict[
 
 def train_live(cfg: LiveTrainConfig, out_dir: Path, resume: bool = True,
                progress: bool = True) -> Path:
-    """Train (or resume) and write ``out_dir/last.pt`` and ``out_dir/<name>.pt``.
+    """Train (or resume) and write ``out_dir/last.pt``, ``best.pt`` and ``<name>.pt``.
 
+    The export is the weights with the best validation PSNR seen so far (``best.pt``),
+    so a run that dips early never ships worse weights than it reached.
     Returns the path of the exported checkpoint (weights + metadata, no optimiser).
     """
     from tqdm import tqdm
@@ -143,6 +145,7 @@ def train_live(cfg: LiveTrainConfig, out_dir: Path, resume: bool = True,
     )
     step, elapsed, history = 0, 0.0, []
     last = out_dir / "last.pt"
+    best = out_dir / "best.pt"
     if resume and last.exists():
         payload = read_checkpoint(last)
         model.load_state_dict(payload["state_dict"])
@@ -212,7 +215,10 @@ def train_live(cfg: LiveTrainConfig, out_dir: Path, resume: bool = True,
         bar.set_postfix(loss=f"{loss.item():.5f}", lr=f"{scheduler.get_last_lr()[0]:.2e}")
         if step % cfg.val_every == 0 or step == cfg.iterations:
             scores = evaluate(model, val, device)
+            best_psnr = max((h["val"]["output_psnr"] for h in history), default=-1.0)
             history.append({"step": step, "loss": float(loss.item()), "val": scores})
+            if scores["output_psnr"] > best_psnr:
+                save_checkpoint(best, model, metadata(scores) | {"best_step": step})
             bar.write(f"step {step}: loss {loss.item():.5f}  val PSNR input "
                       f"{scores['input_psnr']:.2f} dB -> output {scores['output_psnr']:.2f} dB")
             t0 = time.perf_counter()
@@ -222,6 +228,12 @@ def train_live(cfg: LiveTrainConfig, out_dir: Path, resume: bool = True,
     bar.close()
     save(scores)
     exported = out_dir / f"{cfg.model_config.name}.pt"
-    save_checkpoint(exported, model.to(memory_format=torch.contiguous_format).cpu(),
-                    metadata(scores))
+    if best.exists():
+        best_payload = read_checkpoint(best)
+        model.load_state_dict(best_payload["state_dict"])
+        final = metadata(best_payload["metadata"]["validation"])
+        final["best_step"] = best_payload["metadata"]["best_step"]
+    else:
+        final = metadata(scores)
+    save_checkpoint(exported, model.to(memory_format=torch.contiguous_format).cpu(), final)
     return exported
