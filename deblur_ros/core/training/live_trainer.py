@@ -103,17 +103,24 @@ def validation_clips(cfg: LiveTrainConfig) -> list[dict]:
 
 @torch.inference_mode()
 def evaluate(model: StrcnnDtb, clips: list[dict], device: torch.device) -> dict[str, float]:
+    """Mean PSNR of input and output over all frames, and per blur level of the set."""
     model.eval()
-    in_scores, out_scores = [], []
+    scores: dict[str, list[tuple[float, float]]] = {}
     for clip in clips:
         blurry = torch.from_numpy(clip["blurry"]).permute(0, 3, 1, 2)[None].to(device)
         sharp_pred = run_clip(model, blurry)[0].clamp(0, 1).permute(0, 2, 3, 1).cpu().numpy()
         for t in range(sharp_pred.shape[0]):
-            in_scores.append(psnr(clip["blurry"][t], clip["sharp"][t]))
-            out_scores.append(psnr(sharp_pred[t], clip["sharp"][t]))
+            scores.setdefault(f"level {clip['level']:g}", []).append(
+                (psnr(clip["blurry"][t], clip["sharp"][t]), psnr(sharp_pred[t], clip["sharp"][t])))
     model.train()
-    return {"input_psnr": float(np.mean(in_scores)), "output_psnr": float(np.mean(out_scores)),
-            "frames": len(in_scores)}
+    every = [pair for pairs in scores.values() for pair in pairs]
+    result: dict = {"input_psnr": float(np.mean([a for a, _ in every])),
+                    "output_psnr": float(np.mean([b for _, b in every])), "frames": len(every)}
+    result["by_level"] = {
+        level: {"input_psnr": float(np.mean([a for a, _ in pairs])),
+                "output_psnr": float(np.mean([b for _, b in pairs]))}
+        for level, pairs in sorted(scores.items())}
+    return result
 
 
 def train_live(cfg: LiveTrainConfig, out_dir: Path, resume: bool = True,
