@@ -132,9 +132,9 @@ def bench_ros(path: Path, device: str, model_fps: float, model_p95_ms: float,
         dropped_paced = live.stats.dropped - dropped_before
         delay = live.stream.delay_frames
     finally:
-        live.shutdown_quietly()
         executor.shutdown()
         spin.join()
+        live.shutdown_quietly()
         live.destroy_node()
         peer.destroy_node()
         rclpy.try_shutdown(context=context)

@@ -31,6 +31,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--frames", type=positive_int, default=25,
                         help="stop after this many deblurred frames")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds before giving up")
+    parser.add_argument("--torch-threads", type=int, default=1,
+                        help="PyTorch CPU threads for the node; 1 left the most CPU for the "
+                        "camera, DDS and executor on a 2-core machine (0 = PyTorch default)")
     parser.add_argument("--out", type=Path, default=Path("demo_output"))
     return parser
 
@@ -74,7 +77,8 @@ def main(argv: list[str]) -> int:
         print(f"deblur-ros demo: {exc}", file=sys.stderr)
         rclpy.shutdown(context=context)
         return 2
-    live_params = [Parameter("device", value=args.device)]
+    live_params = [Parameter("device", value=args.device),
+                   Parameter("torch_threads", value=max(0, args.torch_threads))]
     if args.model:
         live_params.append(Parameter("model", value=args.model))
     live = LiveDeblurNode(context=context, parameter_overrides=live_params)
@@ -128,9 +132,9 @@ def main(argv: list[str]) -> int:
                       file=sys.stderr)
                 code = 1
     finally:
-        live.shutdown_quietly()
         executor.shutdown()
         spin.join()
+        live.shutdown_quietly()
         for node in (camera, live, probe):
             node.destroy_node()
         rclpy.try_shutdown(context=context)
