@@ -17,18 +17,11 @@ import yaml
 from sensor_msgs.msg import CameraInfo
 from std_msgs.msg import Header
 
+from deblur_ros.adapters.image_codec import copy_header
+
 __all__ = ["default_camera_info", "load_camera_info_yaml"]
 
 _IDENTITY_3X3 = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
-
-
-def _copy_header(header: Header | None) -> Header:
-    out = Header()
-    if header is not None:
-        out.stamp.sec = header.stamp.sec
-        out.stamp.nanosec = header.stamp.nanosec
-        out.frame_id = header.frame_id
-    return out
 
 
 def default_camera_info(
@@ -50,7 +43,7 @@ def default_camera_info(
     cx = (width - 1) / 2.0
     cy = (height - 1) / 2.0
     info = CameraInfo()
-    info.header = _copy_header(header)
+    info.header = copy_header(header)
     info.width = int(width)
     info.height = int(height)
     info.distortion_model = "plumb_bob"

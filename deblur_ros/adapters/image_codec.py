@@ -186,7 +186,7 @@ def array_from_image(msg: Image) -> np.ndarray:
     return pixels.reshape(height, width, layout.channels)
 
 
-def _copy_header(header: Header | None) -> Header:
+def copy_header(header: Header | None) -> Header:
     """Copy stamp and frame_id so the output never aliases the input header."""
     out = Header()
     if header is not None:
@@ -218,7 +218,7 @@ def image_from_array(array: np.ndarray, encoding: str, header: Header | None = N
     if layout.order in ("uyvy", "yuyv") and width % 2:
         raise ValueError(f"{encoding} needs an even width, got {width}")
     msg = Image()
-    msg.header = _copy_header(header)
+    msg.header = copy_header(header)
     msg.height = int(height)
     msg.width = int(width)
     msg.encoding = encoding
