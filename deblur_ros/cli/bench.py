@@ -70,7 +70,6 @@ def bench_model(path: Path, device: str, width: int, height: int, frames: int,
 def bench_ros(path: Path, device: str, model_fps: float, model_p95_ms: float,
               seconds: float, width: int = 640, height: int = 480) -> dict:
     import rclpy
-    from lifecycle_msgs.msg import Transition  # noqa: F401 - ensures the wheels are complete
     from rclpy.executors import MultiThreadedExecutor
     from rclpy.parameter import Parameter
     from rclpy.qos import QoSProfile, ReliabilityPolicy

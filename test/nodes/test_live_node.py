@@ -59,6 +59,12 @@ class Client:
         request.transition.id = transition_id
         return self._call(self.change, request).success
 
+    def start(self) -> None:
+        """configure + activate through the services, then wait for both topics to match."""
+        assert self.transition(Transition.TRANSITION_CONFIGURE)
+        assert self.transition(Transition.TRANSITION_ACTIVATE)
+        self.wait_connected()
+
     def state(self) -> str:
         return self._call(self.get, GetState.Request()).current_state.label
 
@@ -149,9 +155,7 @@ def test_frames_keep_stamp_and_frame_id_and_only_flow_while_active(ros, identity
 def test_encodings_come_back_unchanged(ros, identity_model, encoding, channels):
     live = make_live(ros, identity_model)
     client = Client(ros)
-    assert client.transition(Transition.TRANSITION_CONFIGURE)
-    assert client.transition(Transition.TRANSITION_ACTIVATE)
-    client.wait_connected()
+    client.start()
     dtype = np.uint16 if encoding.endswith("16") else np.uint8
     top = 65535 if dtype == np.uint16 else 255
     rng = np.random.default_rng(1)
@@ -171,9 +175,7 @@ def test_encodings_come_back_unchanged(ros, identity_model, encoding, channels):
 def test_padded_step_is_read_correctly(ros, identity_model):
     live = make_live(ros, identity_model)
     client = Client(ros)
-    assert client.transition(Transition.TRANSITION_CONFIGURE)
-    assert client.transition(Transition.TRANSITION_ACTIVATE)
-    client.wait_connected()
+    client.start()
     rng = np.random.default_rng(2)
     frame = rng.integers(0, 256, (9, 11, 3), dtype=np.uint8)
     padded = np.full((9, 11 * 3 + 13), 0xAB, np.uint8)
@@ -193,9 +195,7 @@ def test_padded_step_is_read_correctly(ros, identity_model):
 def test_unsupported_encoding_is_rejected_and_node_keeps_running(ros, identity_model):
     live = make_live(ros, identity_model)
     client = Client(ros)
-    assert client.transition(Transition.TRANSITION_CONFIGURE)
-    assert client.transition(Transition.TRANSITION_ACTIVATE)
-    client.wait_connected()
+    client.start()
     bayer = Image(height=4, width=4, encoding="bayer_rggb8", step=4, data=bytes(16))
     client.image_pub.publish(bayer)
     assert ros.wait_for(lambda: live.stats.rejected == 1, 10)
@@ -226,9 +226,7 @@ def test_missing_model_fails_configure_with_reason(ros, tmp_path):
 def test_diagnostics_report_rates_model_and_device(ros, identity_model):
     live = make_live(ros, identity_model)
     client = Client(ros)
-    assert client.transition(Transition.TRANSITION_CONFIGURE)
-    assert client.transition(Transition.TRANSITION_ACTIVATE)
-    client.wait_connected()
+    client.start()
     for i in range(6):
         client.publish(np.zeros((8, 8, 3), np.uint8), stamp=(i + 1, 0))
         time.sleep(0.05)
@@ -260,9 +258,7 @@ def test_fast_camera_slow_model_drops_frames_without_queueing(ros, tmp_path):
     model = save_checkpoint(tmp_path / "wide.pt", StrcnnDtb(StrcnnConfig(width=64)))
     live = make_live(ros, model, torch_threads=1)
     client = Client(ros)
-    assert client.transition(Transition.TRANSITION_CONFIGURE)
-    assert client.transition(Transition.TRANSITION_ACTIVATE)
-    client.wait_connected()
+    client.start()
     frame = np.random.default_rng(3).integers(0, 256, (240, 320, 3), dtype=np.uint8)
     rss = []
     start = time.monotonic()
