@@ -52,12 +52,14 @@ class RosHarness:
         return predicate()
 
     def close(self) -> None:
+        # Stop spinning first: destroying entities under a spinning executor leaves
+        # "destruction was requested" errors in its pending tasks.
+        self.executor.shutdown()
+        self._thread.join(timeout=10)
         for node in self.nodes:
             shutdown = getattr(node, "shutdown_quietly", None)
             if shutdown is not None:
                 shutdown()
-        self.executor.shutdown()
-        self._thread.join(timeout=10)
         for node in self.nodes:
             node.destroy_node()
         rclpy.try_shutdown(context=self.context)

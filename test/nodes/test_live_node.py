@@ -150,6 +150,45 @@ def test_frames_keep_stamp_and_frame_id_and_only_flow_while_active(ros, identity
     assert live.stats.dropped == 0
 
 
+def test_reactivation_resumes_and_all_model_work_stays_on_one_thread(ros, identity_model):
+    """PyTorch's CPU pool belongs to the first thread that ran the model: every push and
+    flush, across deactivate/activate cycles, must run on the one worker thread."""
+    import threading
+
+    from deblur_ros.core.streaming import StreamingDeblurrer
+
+    threads: set[int] = set()
+    original_push, original_flush = StreamingDeblurrer.push, StreamingDeblurrer.flush
+
+    def push(self, *args, **kwargs):
+        threads.add(threading.get_ident())
+        return original_push(self, *args, **kwargs)
+
+    def flush(self, *args, **kwargs):
+        threads.add(threading.get_ident())
+        return original_flush(self, *args, **kwargs)
+
+    live = make_live(ros, identity_model)
+    client = Client(ros)
+    frame = np.full((16, 20, 3), 77, np.uint8)
+    try:
+        StreamingDeblurrer.push, StreamingDeblurrer.flush = push, flush
+        client.start()
+        for cycle in range(3):
+            before = len(client.outputs)
+            for i in range(2):
+                client.publish(frame, stamp=(100 * cycle + i, 0))
+                assert ros.wait_for(lambda n=2 * cycle + i + 1: live.stats.received == n, 10)
+                time.sleep(0.1)
+            assert client.transition(Transition.TRANSITION_DEACTIVATE)
+            assert ros.wait_for(lambda b=before: len(client.outputs) == b + 2, 10), cycle
+            assert client.transition(Transition.TRANSITION_ACTIVATE)
+    finally:
+        StreamingDeblurrer.push, StreamingDeblurrer.flush = original_push, original_flush
+    assert len(threads) == 1
+    assert threading.get_ident() not in threads
+
+
 @pytest.mark.parametrize("encoding,channels", [("bgr8", 3), ("mono8", 1), ("rgba8", 4),
                                                ("bgra8", 4), ("mono16", 1)])
 def test_encodings_come_back_unchanged(ros, identity_model, encoding, channels):
