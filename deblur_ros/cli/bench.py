@@ -2,12 +2,10 @@
 
 Model path: the streaming deblurrer alone, frame after frame (recurrent state
 kept), on the current device. ROS path: publisher -> live node -> subscriber at
-640x480 over real DDS in one process, measured twice: saturated (a camera faster
-than the model: throughput) and paced at 80% of the model's rate (latency, which
-a saturated run would inflate with waiting in the one-frame mailbox).
-
-The ROS path runs first so its peak RSS is that of the node and its two peers,
-not of the larger model runs.
+640x480 over real DDS, the node in its own process as in the field, measured
+twice: saturated (a camera faster than the model: throughput) and paced at 80% of
+the model's rate (latency, which a saturated run would inflate with waiting in the
+one-frame mailbox). Its peak RSS is the node process's.
 """
 
 from __future__ import annotations
@@ -67,38 +65,82 @@ def bench_model(path: Path, device: str, width: int, height: int, frames: int,
     }
 
 
+def _node_peak_rss_mb(pid: int) -> float:
+    """VmHWM of a running process: its peak resident set, as the kernel counted it."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return float("nan")
+
+
 def bench_ros(path: Path, device: str, model_fps: float, model_p95_ms: float,
               seconds: float, width: int = 640, height: int = 480) -> dict:
+    """Camera and subscriber here; the live node in its own process, as in the field.
+
+    The node runs as ``python -m deblur_ros.nodes.live_node`` with autostart, so it
+    owns its interpreter, its GIL and its PyTorch thread pool; its dropped-frame count
+    comes from its /diagnostics and its peak memory from the kernel. Topics live in a
+    private namespace on a private DDS domain kept on this host, so a bench on a
+    robot never touches the robot's camera topics.
+    """
+    import os
+    import random
+    import subprocess
+    import tempfile
+
+    os.environ["ROS_DOMAIN_ID"] = str(random.randint(150, 220))
+    os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
     import rclpy
-    from rclpy.executors import MultiThreadedExecutor
-    from rclpy.parameter import Parameter
+    from diagnostic_msgs.msg import DiagnosticArray
+    from rclpy.executors import SingleThreadedExecutor
     from rclpy.qos import QoSProfile, ReliabilityPolicy
     from sensor_msgs.msg import Image
 
     from deblur_ros.adapters.image_codec import image_from_array
-    from deblur_ros.nodes.live_node import LiveDeblurNode
 
+    ns = "/deblur_bench"
+    node_cmd = [sys.executable, "-m", "deblur_ros.nodes.live_node", "--ros-args",
+                "-r", f"__ns:={ns}", "-r", "__node:=deblur_live",
+                "-p", f"model:={path}", "-p", f"device:={device}", "-p", "autostart:=true",
+                "-p", "diagnostics_period:=0.5"]
+    node_log = tempfile.TemporaryFile(mode="w+")  # a pipe nobody reads would block the node
+    node = subprocess.Popen(node_cmd, stdout=node_log, stderr=subprocess.STDOUT, text=True)
+
+    def node_output() -> str:
+        node_log.seek(0)
+        return node_log.read()[-1500:]
     context = rclpy.Context()
     rclpy.init(args=[], context=context)
-    live = LiveDeblurNode(context=context, parameter_overrides=[
-        Parameter("model", value=str(path)), Parameter("device", value=device)])
-    peer = rclpy.create_node("deblur_bench_peer", context=context)
+    peer = rclpy.create_node("deblur_bench_peer", namespace=ns, context=context)
     qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
     pub = peer.create_publisher(Image, "image", qos)
     received: list[tuple[float, int]] = []  # (receive time ns, stamp ns)
+    diag: dict[str, str] = {}
 
     def on_output(msg: Image) -> None:
         now = peer.get_clock().now().nanoseconds
         received.append((now, msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec))
 
+    def on_diagnostics(msg: DiagnosticArray) -> None:
+        for status in msg.status:
+            if status.name.startswith("deblur_live"):
+                diag.update({kv.key: kv.value for kv in status.values})
+                diag["_message"] = status.message
+
     sub = peer.create_subscription(Image, "deblurred/image", on_output, qos)
-    executor = MultiThreadedExecutor(num_threads=4, context=context)
-    executor.add_node(live)
+    peer.create_subscription(DiagnosticArray, "/diagnostics", on_diagnostics, 10)
+    executor = SingleThreadedExecutor(context=context)
     executor.add_node(peer)
     spin = threading.Thread(target=executor.spin)
     spin.start()
     frame = np.random.default_rng(0).integers(0, 256, (height, width, 3), dtype=np.uint8)
     template = image_from_array(frame, "rgb8")
+
+    def dropped() -> int:
+        return int(diag.get("dropped frames", "0"))
 
     def run(rate_hz: float, duration: float) -> list[tuple[float, int]]:
         received.clear()
@@ -108,8 +150,6 @@ def bench_ros(path: Path, device: str, model_fps: float, model_p95_ms: float,
         while time.monotonic() < end:
             template.header.stamp = peer.get_clock().now().to_msg()
             pub.publish(template)
-            # Never catch up by publishing back to back: a publisher that never sleeps
-            # holds the GIL and starves the node it is measuring.
             now = time.monotonic()
             next_t = max(next_t + period, now + 0.002)
             time.sleep(next_t - now)
@@ -117,36 +157,46 @@ def bench_ros(path: Path, device: str, model_fps: float, model_p95_ms: float,
         return list(received)
 
     try:
-        live.trigger_configure()
-        live.trigger_activate()
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and not (
-                pub.get_subscription_count() and sub.get_publisher_count()):
+        deadline = time.monotonic() + 60
+        while not (pub.get_subscription_count() and sub.get_publisher_count()
+                   and diag.get("_message") == "deblurring"):
+            if node.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the live node did not start:\n{node_output()}")
             time.sleep(0.05)
         run(max(5.0, model_fps), min(3.0, seconds))  # warm-up
         saturated = run(max(30.0, 2 * model_fps), seconds)
-        dropped_before = live.stats.dropped
+        time.sleep(1.0)  # one more diagnostics period
+        dropped_before = dropped()
         paced_rate = 0.8 * model_fps
         paced = run(paced_rate, seconds)
-        dropped_paced = live.stats.dropped - dropped_before
-        delay = live.stream.delay_frames
+        time.sleep(1.0)
+        dropped_paced = dropped() - dropped_before
+        node_rss = _node_peak_rss_mb(node.pid)
+        model_name = diag.get("model", path.stem)
+        if os.environ.get("DEBLUR_ROS_BENCH_DEBUG"):
+            print(node_output(), diag, file=sys.stderr)
+        device_name = diag.get("device", device)
     finally:
+        node.terminate()
+        try:
+            node.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            node.kill()
         executor.shutdown()
         spin.join()
-        live.shutdown_quietly()
-        live.destroy_node()
         peer.destroy_node()
         rclpy.try_shutdown(context=context)
+    delay = 0 if model_name.endswith("-m0") else 1
     times = [t for t, _ in saturated]
     fps = (len(times) - 1) / ((times[-1] - times[0]) / 1e9) if len(times) > 2 else 0.0
     lat = np.array([(t - s) / 1e6 for t, s in paced])
     interval_ms = 1000.0 / paced_rate
     return {
-        "path": "ros", "model": live.model_name, "backend": "pytorch", "device": live.device_name,
+        "path": "ros", "model": model_name, "backend": "pytorch", "device": device_name,
         "width": width, "height": height, "fps": fps,
         "latency_ms_p50": float(np.percentile(lat, 50)) if lat.size else float("nan"),
         "latency_ms_p95": float(np.percentile(lat, 95)) if lat.size else float("nan"),
-        "peak_rss_mb": peak_rss_mb(),
+        "peak_rss_mb": node_rss,
         "saturated_publish_hz": max(30.0, 2 * model_fps), "paced_publish_hz": paced_rate,
         "paced_dropped": dropped_paced, "model_fps": model_fps,
         "throughput_ratio": fps / model_fps if model_fps else float("nan"),
@@ -156,20 +206,18 @@ def bench_ros(path: Path, device: str, model_fps: float, model_p95_ms: float,
 
 def bench_ros_isolated(path: Path, device: str, model_fps: float, model_p95_ms: float,
                        seconds: float) -> dict:
-    """Run :func:`bench_ros` in a child process.
+    """Run :func:`bench_ros` in a child process, which starts the node in its own.
 
-    PyTorch's CPU thread pool belongs to the thread that first used it: once the
-    model benchmark has run in this process's main thread, the node's worker thread
-    got a third of the throughput here. A fresh process measures the node as it runs
-    in the field, and its peak RSS is the node's and its two peers' alone. The child
-    inherits this environment (the PyPI ROS wheels need it).
+    The bench's camera and subscriber get a fresh interpreter too, free of the model
+    benchmark's PyTorch threads and memory. The child inherits this environment (the
+    PyPI ROS wheels need it).
     """
     import subprocess
 
     cmd = [sys.executable, "-m", "deblur_ros.cli.bench", "--ros-child", str(path),
            "--device", device, "--seconds", str(seconds),
            "--model-fps", repr(model_fps), "--model-p95", repr(model_p95_ms)]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=20 * seconds + 120)
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=20 * seconds + 180)
     lines = [ln for ln in done.stdout.splitlines() if ln.startswith("{")]
     if done.returncode != 0 or not lines:
         raise RuntimeError(f"ROS benchmark failed: {done.stderr.strip()[-800:]}")

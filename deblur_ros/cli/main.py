@@ -1,7 +1,7 @@
 """``deblur-ros``: one command for users, with subcommands.
 
 ``live`` and ``camera`` are the ROS nodes (everything after them, ``--ros-args``
-included, goes to rclpy); ``demo``, ``bench`` and ``train`` are jobs that start and end.
+included, goes to rclpy); ``demo``, ``bench``, ``train`` and ``eval`` are jobs that start and end.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ commands:
   camera   the camera/video source node (deblur-ros camera --ros-args -p source:=clip.mp4)
   bench    model and ROS throughput/latency table (--json FILE)
   train    train a model: deblur-ros train live --help
+  eval     score a model on blurry frames/video (PSNR, SSIM, E_warp, sharpness, fps)
 """
 
 
@@ -46,6 +47,10 @@ def main(argv: list[str] | None = None) -> int:
         from deblur_ros.cli.train import main as train_main
 
         return train_main(rest)
+    if command == "eval":
+        from deblur_ros.cli.eval import main as eval_main
+
+        return eval_main(rest)
     print(f"deblur-ros: unknown command '{command}'\n\n{USAGE}", file=sys.stderr)
     return 2
 

@@ -9,6 +9,7 @@ import pytest
 from diagnostic_msgs.msg import DiagnosticArray
 from lifecycle_msgs.msg import Transition
 from lifecycle_msgs.srv import ChangeState, GetState
+from rclpy.lifecycle import TransitionCallbackReturn
 from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image
@@ -320,3 +321,64 @@ def test_fast_camera_slow_model_drops_frames_without_queueing(ros, tmp_path):
     # outputs still come in order of stamp
     stamps = [o.header.stamp.sec for o in client.outputs]
     assert stamps == sorted(stamps)
+
+
+def _image_sub_reliability(client) -> list:
+    return [info.qos_profile.reliability
+            for info in client.node.get_subscriptions_info_by_topic("/image")]
+
+
+def test_auto_reliability_follows_the_camera(ros, identity_model):
+    """A reliable camera gets a reliable subscription; a best-effort one joining turns it
+    back to best effort, since a reliable reader would not match that camera at all."""
+    make_live(ros, identity_model)
+    client = Client(ros)  # its image publisher is reliable
+    client.start()
+    assert ros.wait_for(lambda: _image_sub_reliability(client) == [ReliabilityPolicy.RELIABLE],
+                        10), _image_sub_reliability(client)
+    best_effort = client.node.create_publisher(
+        Image, "image", QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT))
+    assert ros.wait_for(
+        lambda: _image_sub_reliability(client) == [ReliabilityPolicy.BEST_EFFORT], 10)
+    assert ros.wait_for(lambda: best_effort.get_subscription_count() == 1
+                        and client.image_pub.get_subscription_count() == 1, 10)
+    # and frames still flow after the subscription was replaced
+    for sec in range(1, 4):
+        client.publish(np.zeros((8, 8, 3), np.uint8), stamp=(sec, 0))
+        time.sleep(0.3)
+    assert ros.wait_for(lambda: len(client.outputs) >= 1, 10)
+
+
+def test_fixed_reliability_and_a_bad_value(ros, identity_model):
+    make_live(ros, identity_model, image_reliability="best_effort")
+    client = Client(ros)
+    client.start()
+    time.sleep(1.5)  # longer than the auto follower's period: nothing may change it
+    assert _image_sub_reliability(client) == [ReliabilityPolicy.BEST_EFFORT]
+
+    bad = make_live(ros, identity_model, name="deblur_bad", image_reliability="sometimes")
+    assert bad.trigger_configure() != TransitionCallbackReturn.SUCCESS
+    assert "image_reliability='sometimes'" in bad.last_error
+
+
+def test_vga_camera_in_another_process_reaches_the_node(ros, identity_model):
+    """The field set-up: camera driver and live node in separate processes. A VGA rgb8
+    frame (921 KB) is larger than Fast DDS's default shared-memory segment; with a
+    best-effort subscription none arrived here, so this guards the auto reliability."""
+    import subprocess
+    import sys
+
+    make_live(ros, identity_model)
+    client = Client(ros)
+    client.start()
+    camera = subprocess.Popen(
+        [sys.executable, "-m", "deblur_ros.nodes.camera_source", "--ros-args",
+         "-p", "rate:=5.0", "-p", "width:=640", "-p", "height:=480", "-p", "max_frames:=60"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert ros.wait_for(lambda: len(client.outputs) >= 10, 45), (
+            f"{len(client.outputs)} outputs; subscription {_image_sub_reliability(client)}")
+    finally:
+        camera.terminate()
+        camera.wait(timeout=20)
+    assert (client.outputs[0].width, client.outputs[0].height) == (640, 480)

@@ -1,0 +1,174 @@
+"""``deblur-ros eval``: score a model on blurry video, beside the blurry input itself.
+
+Three kinds of input:
+
+- ``--blur DIR_OR_VIDEO [--sharp DIR_OR_VIDEO]``: one sequence (frames in natural
+  order, or a video file);
+- ``--dataset ROOT``: every sub-folder of ROOT that holds ``blur/`` (and ``sharp/``),
+  the GoPro layout;
+- ``--validation``: the fixed validation renders the trainer scores against (kodak24
+  photos, seed 1234, blur levels 0.3/0.7/1.2), rendered in memory.
+
+Reported for input and output: PSNR and SSIM (with ground truth), E_warp (Lai et
+al. 2018, with the optical flow named), variance-of-Laplacian sharpness, and the
+deblurrer's frames per second. ``--json`` writes them; ``--report DIR`` writes
+side-by-side PNG strips (input | output | ground truth) and a markdown summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+
+from deblur_ros.cli.main import positive_int
+
+
+def _limited(frames: Iterator[np.ndarray], limit: int | None) -> Iterator[np.ndarray]:
+    for index, frame in enumerate(frames):
+        if limit is not None and index >= limit:
+            return
+        yield frame
+
+
+def _spread(count: int | None, strips: int) -> Callable[[int], bool]:
+    """Keep ``strips`` frames spread over a sequence of known length (else the first ones)."""
+    if strips <= 0:
+        return lambda index: False
+    if not count:
+        return lambda index: index < strips
+    picks = {int(round(i)) for i in np.linspace(0, count - 1, min(strips, count))}
+    return lambda index: index in picks
+
+
+def _sequences(args: argparse.Namespace) -> Iterator[tuple[str, object, object, int | None]]:
+    """(name, blurry frames, sharp frames or None, frame count if known) per sequence."""
+    from deblur_ros.adapters.frame_sources import FolderSource, FrameSourceError, open_source
+
+    def source(path: Path):
+        if not path.exists():
+            raise FrameSourceError(f"{str(path)!r} does not exist")
+        return open_source(str(path))
+
+    if args.validation:
+        from deblur_ros.core.training.live_trainer import LiveTrainConfig, validation_clips
+
+        cfg = LiveTrainConfig(val_clips=args.val_clips, val_size=args.val_size,
+                              clip_frames=args.val_frames)
+        for i, clip in enumerate(validation_clips(cfg)):
+            name = f"level{clip['level']:.1f}_photo{clip['photo_index']:02d}_{i:02d}"
+            yield name, list(clip["blurry"]), list(clip["sharp"]), len(clip["blurry"])
+        return
+    if args.dataset is not None:
+        root = Path(args.dataset).expanduser()
+        if not root.is_dir():
+            raise FrameSourceError(f"dataset root {str(root)!r} is not a folder")
+        folders = sorted(p for p in root.iterdir() if (p / "blur").is_dir())
+        if not folders:
+            raise FrameSourceError(
+                f"dataset root {str(root)!r} has no sub-folder with a 'blur/' folder "
+                "(expected ROOT/<sequence>/blur and ROOT/<sequence>/sharp)")
+        for folder in folders:
+            blur = FolderSource(folder / "blur")
+            sharp = FolderSource(folder / "sharp") if (folder / "sharp").is_dir() else None
+            count = len(blur.paths)
+            if sharp is not None and len(sharp.paths) != count:
+                raise FrameSourceError(
+                    f"{folder.name}: {count} blurry frames but {len(sharp.paths)} sharp ones")
+            yield folder.name, iter(blur), iter(sharp) if sharp else None, count
+        return
+    blur = source(Path(args.blur).expanduser())
+    sharp = source(Path(args.sharp).expanduser()) if args.sharp else None
+    count = len(blur.paths) if isinstance(blur, FolderSource) else None
+    if args.max_frames:
+        count = min(count, args.max_frames) if count else None
+    name = Path(args.blur).expanduser().resolve().name
+    yield name, iter(blur), iter(sharp) if sharp is not None else None, count
+
+
+def _fmt(value: float | None, digits: int = 2) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+def format_summary(summary: dict) -> str:
+    rows = [("PSNR (dB)", "psnr", 2), ("SSIM", "ssim", 4), ("E_warp (x1e-3)", "ewarp", 3),
+            ("sharpness (var. of Laplacian)", "sharpness", 1)]
+    lines = [f"model {summary['model']} on {summary['device']}, {summary['frames']} frames, "
+             f"{_fmt(summary['fps'])} fps; E_warp flow: {summary['flow']}",
+             "", "| figure | blurry input | output |", "|---|---:|---:|"]
+    for label, key, digits in rows:
+        scale = 1000.0 if key == "ewarp" else 1.0
+        inp, out = summary["input"][key], summary["output"][key]
+        lines.append(f"| {label} | {_fmt(inp and inp * scale, digits)} "
+                     f"| {_fmt(out and out * scale, digits)} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="deblur-ros eval", description=__doc__.split("\n")[0])
+    what = parser.add_mutually_exclusive_group(required=True)
+    what.add_argument("--blur", help="folder of blurry frames, or a video file")
+    what.add_argument("--dataset", help="root with <sequence>/blur and <sequence>/sharp folders")
+    what.add_argument("--validation", action="store_true",
+                      help="the fixed validation renders (needs the kodak24 photos, "
+                           "or renders procedural images without them)")
+    parser.add_argument("--sharp", help="ground-truth frames for --blur (folder or video)")
+    parser.add_argument("--model", default=None,
+                        help="checkpoint path or shipped name (default: strcnn-w64-m1)")
+    parser.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
+    parser.add_argument("--max-frames", type=positive_int, default=None,
+                        help="stop after this many frames (--blur only)")
+    parser.add_argument("--val-clips", type=positive_int, default=24,
+                        help="validation clips (a third per blur level)")
+    parser.add_argument("--val-size", type=positive_int, default=96)
+    parser.add_argument("--val-frames", type=positive_int, default=7)
+    parser.add_argument("--json", type=Path, default=None, help="write the figures here")
+    parser.add_argument("--report", type=Path, default=None,
+                        help="write PNG strips and README.md here")
+    parser.add_argument("--strips", type=int, default=4, help="PNG strips per sequence")
+    args = parser.parse_args(argv)
+    if args.sharp and not args.blur:
+        parser.error("--sharp goes with --blur")
+
+    from deblur_ros.adapters.frame_sources import FrameSourceError
+    from deblur_ros.core.checkpoint import CheckpointError, resolve_model
+    from deblur_ros.core.evaluation import evaluate_sequence, summarise
+    from deblur_ros.core.streaming import StreamingDeblurrer
+
+    try:
+        stream = StreamingDeblurrer.from_checkpoint(resolve_model(args.model), args.device)
+    except (CheckpointError, ValueError) as exc:
+        print(f"deblur-ros eval: {exc}", file=sys.stderr)
+        return 2
+    results = []
+    try:
+        from tqdm import tqdm
+
+        for name, blurry, sharp, count in _sequences(args):
+            frames = tqdm(_limited(blurry, args.max_frames), total=count, desc=name,
+                          unit="frame", leave=False, disable=None)
+            results.append(evaluate_sequence(stream, frames, sharp, name,
+                                             keep=_spread(count, args.strips)))
+    except (FrameSourceError, ValueError) as exc:
+        print(f"deblur-ros eval: {exc}", file=sys.stderr)
+        return 2
+    summary = summarise(results, stream.name, str(stream.device))
+    print(format_summary(summary))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(summary, indent=2))
+        print(f"wrote {args.json}")
+    if args.report:
+        from deblur_ros.cli.eval_report import write_report
+
+        write_report(args.report, summary, results, format_summary(summary))
+        print(f"wrote {args.report / 'README.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,109 @@
+"""``deblur-ros eval`` end to end: folders and videos in, JSON and a report out."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from deblur_ros.adapters.frame_sources import write_frames_folder
+from deblur_ros.cli.main import main as deblur_ros
+
+SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+REQUIRED = ("psnr", "ssim", "ewarp", "sharpness")
+
+
+def _u8(frames) -> list[np.ndarray]:
+    return [(np.clip(f, 0, 1) * 255 + 0.5).astype(np.uint8) for f in frames]
+
+
+@pytest.fixture(scope="module")
+def clip_dirs(tmp_path_factory):
+    from deblur_ros.core.synthesis.procedural import dead_leaves
+    from deblur_ros.core.synthesis.render import ClipSpec, render_clip
+
+    rng = np.random.default_rng(5)
+    root = tmp_path_factory.mktemp("gopro_layout")
+    for name in ("seqA", "seqB"):
+        blurry, sharp = render_clip(dead_leaves(110, 140, rng),
+                                    ClipSpec(n_frames=6, height=45, width=61, strength=0.9), rng)
+        write_frames_folder(_u8(blurry), root / name / "blur")
+        write_frames_folder(_u8(sharp), root / name / "sharp")
+    return root
+
+
+def test_eval_folder_pair_writes_json_and_report(clip_dirs, identity_model, tmp_path, capsys):
+    out_json, report = tmp_path / "eval.json", tmp_path / "report"
+    rc = deblur_ros(["eval", "--blur", str(clip_dirs / "seqA/blur"),
+                     "--sharp", str(clip_dirs / "seqA/sharp"), "--model", str(identity_model),
+                     "--device", "cpu", "--json", str(out_json), "--report", str(report),
+                     "--strips", "2"])
+    assert rc == 0
+    data = json.loads(out_json.read_text())
+    for side in ("input", "output"):
+        for key in REQUIRED:
+            assert isinstance(data[side][key], float), (side, key)
+    assert data["model"] == "strcnn-w8-m1" and data["fps"] > 0 and data["frames"] == 6
+    assert data["flow"] == "opencv-dis-medium"
+    # the untrained network is the identity: output figures equal the input's
+    assert data["output"]["psnr"] == pytest.approx(data["input"]["psnr"], abs=1e-3)
+    assert data["input"]["sharpness"] > 0 and 0 <= data["input"]["ewarp"] < 3
+    strips = sorted(report.glob("*.png"))
+    assert [p.name for p in strips] == ["blur_000000.png", "blur_000005.png"]
+    strip = cv2.imread(str(strips[0]))
+    assert strip.shape == (45, 3 * 61 + 2 * 4, 3)  # input | output | ground truth
+    readme = (report / "README.md").read_text()
+    assert "blur_000005.png" in readme and "opencv-dis-medium" in readme
+    assert "| PSNR (dB) |" in capsys.readouterr().out
+
+
+def test_eval_dataset_root_and_video_input(clip_dirs, identity_model, tmp_path):
+    out_json = tmp_path / "d.json"
+    assert deblur_ros(["eval", "--dataset", str(clip_dirs), "--model", str(identity_model),
+                       "--device", "cpu", "--json", str(out_json)]) == 0
+    data = json.loads(out_json.read_text())
+    assert [s["name"] for s in data["sequences"]] == ["seqA", "seqB"]
+    assert data["frames"] == 12
+
+    video = tmp_path / "clip.avi"
+    frames = [cv2.imread(str(p)) for p in sorted((clip_dirs / "seqA/blur").glob("*.png"))]
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10, (61, 45))
+    for f in frames:
+        writer.write(f)
+    writer.release()
+    out_json = tmp_path / "v.json"
+    assert deblur_ros(["eval", "--blur", str(video), "--model", str(identity_model),
+                       "--device", "cpu", "--json", str(out_json), "--max-frames", "4"]) == 0
+    data = json.loads(out_json.read_text())
+    assert data["frames"] == 4 and data["input"]["psnr"] is None
+    assert data["output"]["ewarp"] is not None
+
+
+def test_eval_errors_are_one_line(clip_dirs, identity_model, tmp_path, capsys):
+    assert deblur_ros(["eval", "--blur", str(tmp_path / "nope"),
+                       "--model", str(identity_model)]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert deblur_ros(["eval", "--blur", str(clip_dirs / "seqA/blur"),
+                       "--model", str(tmp_path / "missing.pt")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "missing.pt" in err and len(err.splitlines()) == 1
+    assert deblur_ros(["eval", "--dataset", str(tmp_path), "--model", str(identity_model)]) == 2
+    assert "no sub-folder with a 'blur/'" in capsys.readouterr().err
+
+
+def test_eval_shipped_model_on_a_real_gopro_pair(tmp_path):
+    """Small end-to-end run of a shipped checkpoint on real blur (skipped without ../shared)."""
+    if not (SHARED / "gopro_examples").is_dir():
+        pytest.skip(f"real GoPro pairs not found at {SHARED / 'gopro_examples'} "
+                    "(the shared data folder is not part of the package)")
+    out_json = tmp_path / "g.json"
+    assert deblur_ros(["eval", "--dataset", str(SHARED / "gopro_examples"),
+                       "--model", "strcnn-w16-m1", "--device", "cpu",
+                       "--json", str(out_json)]) == 0
+    data = json.loads(out_json.read_text())
+    assert data["model"] == "strcnn-w16-m1" and data["frames"] == 2
+    assert 15 < data["input"]["psnr"] < 40 and 15 < data["output"]["psnr"] < 40
+    assert data["input"]["ewarp"] is None  # one frame per sequence: no frame pairs
