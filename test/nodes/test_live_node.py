@@ -382,3 +382,31 @@ def test_vga_camera_in_another_process_reaches_the_node(ros, identity_model):
         camera.terminate()
         camera.wait(timeout=20)
     assert (client.outputs[0].width, client.outputs[0].height) == (640, 480)
+
+
+def test_shipped_fastdds_profile_carries_best_effort_vga_across_processes(ros, identity_model):
+    """A best-effort VGA camera in another process: lost on stock Fast DDS (one UDP
+    fragment lost = frame lost), delivered once the camera loads
+    config/fastdds_large_images.xml, which the README tells users to do."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    profile = Path(__file__).resolve().parents[2] / "config" / "fastdds_large_images.xml"
+    make_live(ros, identity_model)
+    client = Client(ros)
+    client.start()
+    env = dict(os.environ, FASTDDS_DEFAULT_PROFILES_FILE=str(profile))
+    camera = subprocess.Popen(
+        [sys.executable, "-m", "deblur_ros.nodes.camera_source", "--ros-args",
+         "-p", "rate:=5.0", "-p", "width:=640", "-p", "height:=480", "-p", "max_frames:=60",
+         "-p", "qos_overrides./image.publisher.reliability:=best_effort"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert ros.wait_for(lambda: len(client.outputs) >= 10, 45), (
+            f"{len(client.outputs)} outputs; subscription {_image_sub_reliability(client)}")
+    finally:
+        camera.terminate()
+        camera.wait(timeout=20)
+    assert _image_sub_reliability(client) == [ReliabilityPolicy.BEST_EFFORT]
