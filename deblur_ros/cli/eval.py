@@ -108,6 +108,17 @@ def format_summary(summary: dict) -> str:
     return "\n".join(lines)
 
 
+def by_level(results: list) -> dict[str, dict]:
+    """Validation figures per blur level (sequence names start with ``level<strength>_``)."""
+    from deblur_ros.core.evaluation import FrameScores
+
+    groups: dict[str, FrameScores] = {}
+    for r in results:
+        groups.setdefault(r.name.split("_")[0].removeprefix("level"), FrameScores()).extend(
+            r.scores)
+    return {level: scores.summary() for level, scores in sorted(groups.items())}
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="deblur-ros eval", description=__doc__.split("\n")[0])
     what = parser.add_mutually_exclusive_group(required=True)
@@ -124,7 +135,7 @@ def main(argv: list[str]) -> int:
                         help="stop after this many frames (--blur only)")
     parser.add_argument("--val-clips", type=positive_int, default=24,
                         help="validation clips (a third per blur level)")
-    parser.add_argument("--val-size", type=positive_int, default=96)
+    parser.add_argument("--val-size", type=positive_int, default=128)
     parser.add_argument("--val-frames", type=positive_int, default=7)
     parser.add_argument("--json", type=Path, default=None, help="write the figures here")
     parser.add_argument("--report", type=Path, default=None,
@@ -158,6 +169,12 @@ def main(argv: list[str]) -> int:
         return 2
     summary = summarise(results, stream.name, str(stream.device))
     print(format_summary(summary))
+    if args.validation:
+        summary["by_level"] = by_level(results)
+        for level, figures in summary["by_level"].items():
+            print(f"blur level {level}: PSNR {_fmt(figures['input']['psnr'])} -> "
+                  f"{_fmt(figures['output']['psnr'])} dB, SSIM {_fmt(figures['input']['ssim'], 4)}"
+                  f" -> {_fmt(figures['output']['ssim'], 4)}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(summary, indent=2))

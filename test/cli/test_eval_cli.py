@@ -107,3 +107,15 @@ def test_eval_shipped_model_on_a_real_gopro_pair(tmp_path):
     assert data["model"] == "strcnn-w16-m1" and data["frames"] == 2
     assert 15 < data["input"]["psnr"] < 40 and 15 < data["output"]["psnr"] < 40
     assert data["input"]["ewarp"] is None  # one frame per sequence: no frame pairs
+
+
+def test_eval_validation_renders_report_each_blur_level(identity_model, tmp_path):
+    out_json = tmp_path / "val.json"
+    assert deblur_ros(["eval", "--validation", "--val-clips", "3", "--val-size", "32",
+                       "--val-frames", "3", "--model", str(identity_model), "--device", "cpu",
+                       "--json", str(out_json)]) == 0
+    data = json.loads(out_json.read_text())
+    assert sorted(data["by_level"]) == ["0.3", "0.7", "1.2"]
+    assert data["frames"] == 9 and len(data["sequences"]) == 3
+    for figures in data["by_level"].values():
+        assert figures["output"]["psnr"] == pytest.approx(figures["input"]["psnr"], abs=1e-3)
