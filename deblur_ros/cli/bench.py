@@ -186,7 +186,9 @@ def bench_ros(path: Path, device: str, model_fps: float, model_p95_ms: float,
         spin.join()
         peer.destroy_node()
         rclpy.try_shutdown(context=context)
-    delay = 0 if model_name.endswith("-m0") else 1
+    from deblur_ros.core.checkpoint import load_model
+
+    delay = load_model(path, "cpu")[0].config.future  # frames of look-ahead in the latency
     times = [t for t, _ in saturated]
     fps = (len(times) - 1) / ((times[-1] - times[0]) / 1e9) if len(times) > 2 else 0.0
     lat = np.array([(t - s) / 1e6 for t, s in paced])

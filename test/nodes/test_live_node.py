@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -60,19 +64,24 @@ class Client:
         request.transition.id = transition_id
         return self._call(self.change, request).success
 
-    def start(self) -> None:
+    def start(self, reliability=ReliabilityPolicy.RELIABLE) -> None:
         """configure + activate through the services, then wait for both topics to match."""
         assert self.transition(Transition.TRANSITION_CONFIGURE)
         assert self.transition(Transition.TRANSITION_ACTIVATE)
-        self.wait_connected()
+        self.wait_connected(reliability=reliability)
 
     def state(self) -> str:
         return self._call(self.get, GetState.Request()).current_state.label
 
-    def wait_connected(self, timeout=10.0):
-        """After configure: both directions matched, so no reliable message is lost."""
+    def wait_connected(self, timeout=10.0, reliability=ReliabilityPolicy.RELIABLE):
+        """After configure: both directions matched, so no reliable message is lost.
+
+        The node may first subscribe before it has discovered this client's (reliable)
+        publisher and switch within a second: wait until it has settled on ``reliability``.
+        """
         assert self.ros.wait_for(lambda: (
-            self.image_pub.get_subscription_count() > 0
+            _image_sub_reliability(self) == [reliability]
+            and self.image_pub.get_subscription_count() > 0
             and self.output_sub.get_publisher_count() > 0
             and self.info_sub.get_publisher_count() > 0), timeout), "topics not connected"
 
@@ -354,7 +363,7 @@ def test_auto_reliability_follows_the_camera(ros, identity_model):
 def test_fixed_reliability_and_a_bad_value(ros, identity_model):
     make_live(ros, identity_model, image_reliability="best_effort")
     client = Client(ros)
-    client.start()
+    client.start(reliability=ReliabilityPolicy.BEST_EFFORT)
     time.sleep(1.5)  # longer than the auto follower's period: nothing may change it
     assert _image_sub_reliability(client) == [ReliabilityPolicy.BEST_EFFORT]
 
@@ -363,26 +372,29 @@ def test_fixed_reliability_and_a_bad_value(ros, identity_model):
     assert "image_reliability='sometimes'" in bad.last_error
 
 
-def test_vga_camera_in_another_process_reaches_the_node(ros, identity_model):
-    """The field set-up: camera driver and live node in separate processes. A VGA rgb8
-    frame (921 KB) is larger than Fast DDS's default shared-memory segment; with a
-    best-effort subscription none arrived here, so this guards the auto reliability."""
-    import subprocess
-    import sys
-
-    make_live(ros, identity_model)
-    client = Client(ros)
-    client.start()
+def _expect_outputs_from_vga_camera_process(ros, client, extra_args=(), **env) -> None:
+    """Run camera_source at 640x480 and 5 Hz in a subprocess; wait for 10 outputs."""
     camera = subprocess.Popen(
         [sys.executable, "-m", "deblur_ros.nodes.camera_source", "--ros-args",
-         "-p", "rate:=5.0", "-p", "width:=640", "-p", "height:=480", "-p", "max_frames:=60"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+         "-p", "rate:=5.0", "-p", "width:=640", "-p", "height:=480", "-p", "max_frames:=60",
+         *extra_args],
+        env=dict(os.environ, **env), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         assert ros.wait_for(lambda: len(client.outputs) >= 10, 45), (
             f"{len(client.outputs)} outputs; subscription {_image_sub_reliability(client)}")
     finally:
         camera.terminate()
         camera.wait(timeout=20)
+
+
+def test_vga_camera_in_another_process_reaches_the_node(ros, identity_model):
+    """The field set-up: camera driver and live node in separate processes. A VGA rgb8
+    frame (921 KB) is larger than Fast DDS's default shared-memory segment; with a
+    best-effort subscription none arrived here, so this guards the auto reliability."""
+    make_live(ros, identity_model)
+    client = Client(ros)
+    client.start()
+    _expect_outputs_from_vga_camera_process(ros, client)
     assert (client.outputs[0].width, client.outputs[0].height) == (640, 480)
 
 
@@ -390,25 +402,11 @@ def test_shipped_fastdds_profile_carries_best_effort_vga_across_processes(ros, i
     """A best-effort VGA camera in another process: lost on stock Fast DDS (one UDP
     fragment lost = frame lost), delivered once the camera loads
     config/fastdds_large_images.xml, which the README tells users to do."""
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
-
     profile = Path(__file__).resolve().parents[2] / "config" / "fastdds_large_images.xml"
     make_live(ros, identity_model)
     client = Client(ros)
     client.start()
-    env = dict(os.environ, FASTDDS_DEFAULT_PROFILES_FILE=str(profile))
-    camera = subprocess.Popen(
-        [sys.executable, "-m", "deblur_ros.nodes.camera_source", "--ros-args",
-         "-p", "rate:=5.0", "-p", "width:=640", "-p", "height:=480", "-p", "max_frames:=60",
-         "-p", "qos_overrides./image.publisher.reliability:=best_effort"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        assert ros.wait_for(lambda: len(client.outputs) >= 10, 45), (
-            f"{len(client.outputs)} outputs; subscription {_image_sub_reliability(client)}")
-    finally:
-        camera.terminate()
-        camera.wait(timeout=20)
+    _expect_outputs_from_vga_camera_process(
+        ros, client, ["-p", "qos_overrides./image.publisher.reliability:=best_effort"],
+        FASTDDS_DEFAULT_PROFILES_FILE=str(profile))
     assert _image_sub_reliability(client) == [ReliabilityPolicy.BEST_EFFORT]
