@@ -7,7 +7,8 @@ Three kinds of input:
 - ``--dataset ROOT``: every sub-folder of ROOT that holds ``blur/`` (and ``sharp/``),
   the GoPro layout;
 - ``--validation``: the fixed validation renders the trainer scores against (kodak24
-  photos, seed 1234, blur levels 0.3/0.7/1.2), rendered in memory.
+  photos, seed 1234, the blur levels of ``synthesis.motion.VALIDATION_LEVELS``), rendered
+  in memory.
 
 Reported for input and output: PSNR and SSIM (with ground truth), E_warp (Lai et
 al. 2018, with the optical flow named), variance-of-Laplacian sharpness, and the
@@ -55,12 +56,10 @@ def _sequences(args: argparse.Namespace) -> Iterator[tuple[str, object, object, 
         return open_source(str(path))
 
     if args.validation:
-        from deblur_ros.core.training.live_trainer import LiveTrainConfig, validation_clips
+        from deblur_ros.core.synthesis.validation import validation_set
 
-        cfg = LiveTrainConfig(val_clips=args.val_clips, val_size=args.val_size,
-                              clip_frames=args.val_frames)
-        for i, clip in enumerate(validation_clips(cfg)):
-            name = f"level{clip['level']:.1f}_photo{clip['photo_index']:02d}_{i:02d}"
+        for i, clip in enumerate(validation_set(args.val_photos, args.val_size, args.val_frames)):
+            name = f"{clip['level']}_photo{clip['photo_index']:02d}_{i:02d}"
             yield name, list(clip["blurry"]), list(clip["sharp"]), len(clip["blurry"])
         return
     if args.dataset is not None:
@@ -109,14 +108,17 @@ def format_summary(summary: dict) -> str:
 
 
 def by_level(results: list) -> dict[str, dict]:
-    """Validation figures per blur level (sequence names start with ``level<strength>_``)."""
+    """Validation figures per blur level (sequence names start with ``<level>_``), in the
+    order of ``VALIDATION_LEVELS``."""
     from deblur_ros.core.evaluation import FrameScores
+    from deblur_ros.core.synthesis.motion import VALIDATION_LEVELS
 
     groups: dict[str, FrameScores] = {}
     for r in results:
-        groups.setdefault(r.name.split("_")[0].removeprefix("level"), FrameScores()).extend(
-            r.scores)
-    return {level: scores.summary() for level, scores in sorted(groups.items())}
+        groups.setdefault(r.name.split("_")[0], FrameScores()).extend(r.scores)
+    order = [name for name, _, _ in VALIDATION_LEVELS]
+    ranked = sorted(groups, key=lambda k: order.index(k) if k in order else len(order))
+    return {level: groups[level].summary() for level in ranked}
 
 
 def main(argv: list[str]) -> int:
@@ -133,8 +135,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
     parser.add_argument("--max-frames", type=positive_int, default=None,
                         help="stop after this many frames (--blur only)")
-    parser.add_argument("--val-clips", type=positive_int, default=24,
-                        help="validation clips (a third per blur level)")
+    parser.add_argument("--val-photos", type=positive_int, default=24,
+                        help="validation photos (kodak24); each is rendered at every blur level")
     parser.add_argument("--val-size", type=positive_int, default=128)
     parser.add_argument("--val-frames", type=positive_int, default=7)
     parser.add_argument("--json", type=Path, default=None, help="write the figures here")

@@ -18,6 +18,7 @@ commands:
   bench    model and ROS throughput/latency table (--json FILE)
   train    train a model: deblur-ros train live --help
   eval     score a model on blurry frames/video (PSNR, SSIM, E_warp, sharpness, fps)
+  pairs    real-motion blurry/sharp pairs from high-frame-rate video (for eval --dataset)
 """
 
 
@@ -51,6 +52,10 @@ def main(argv: list[str] | None = None) -> int:
         from deblur_ros.cli.eval import main as eval_main
 
         return eval_main(rest)
+    if command == "pairs":
+        from deblur_ros.cli.pairs import main as pairs_main
+
+        return pairs_main(rest)
     print(f"deblur-ros: unknown command '{command}'\n\n{USAGE}", file=sys.stderr)
     return 2
 

@@ -15,33 +15,45 @@ def build_parser() -> argparse.ArgumentParser:
     d = LiveTrainConfig()
     parser = argparse.ArgumentParser(
         prog="deblur-ros train live",
-        description="Train the live model. Defaults are the paper's recipe (300k iterations, "
-        "batch 8, 13-frame 128x128 clips, Adam 1e-4 x0.96 every 10k steps). Resumes from "
-        "OUT/last.pt when it exists.",
+        description="Train the live model. Defaults are the CPU recipe measured in "
+        "models/TRAINING.md (width 16, 96x96 6-frame clips of the motion recipe, Charbonnier "
+        "loss, AdamW 1e-3 with cosine decay, bf16 autocast where the CPU has it); --paper "
+        "gives the paper's (width 64, 13-frame 128x128 clips, MSE, Adam 1e-4 x0.96 every 10k, "
+        "300k iterations). Resumes from OUT/last.pt when it exists; writes OUT/curve.png.",
     )
     parser.add_argument("--out", type=Path, default=Path("runs/live"),
-                        help="run folder: last.pt (resumable) and <name>.pt (export)")
-    parser.add_argument("--width", type=positive_int, default=d.width,
-                        help="channels (64 = the paper)")
+                        help="run folder: last.pt (resumable), best.pt, <name>.pt, curve.png")
+    parser.add_argument("--paper", action="store_true",
+                        help="start from the paper's recipe instead of the CPU one")
+    parser.add_argument("--width", type=positive_int, default=None,
+                        help=f"channels (64 = the paper; default {d.width})")
     parser.add_argument("--lookahead", "-m", type=int, choices=(0, 1, 2), default=d.future,
                         help="frames of look-ahead m (1 = the paper, 0 = causal)")
-    parser.add_argument("--iterations", type=positive_int, default=d.iterations)
-    parser.add_argument("--batch", type=positive_int, default=d.batch)
-    parser.add_argument("--crop", type=positive_int, default=d.crop)
-    parser.add_argument("--clip-frames", type=positive_int, default=d.clip_frames)
-    parser.add_argument("--lr", type=float, default=d.lr)
+    for name, kind in (("iterations", positive_int), ("batch", positive_int),
+                       ("crop", positive_int), ("clip-frames", positive_int), ("lr", float),
+                       ("warmup", int), ("streak-max", float), ("val-every", positive_int),
+                       ("save-every", positive_int), ("val-photos", positive_int),
+                       ("val-size", positive_int), ("procedural-fraction", float)):
+        parser.add_argument(f"--{name}", type=kind, default=None,
+                            help=f"default {getattr(d, name.replace('-', '_'))}")
+    parser.add_argument("--schedule", choices=("cosine", "step"), default=None)
+    parser.add_argument("--loss", choices=("charbonnier", "l1", "mse"), default=None)
+    parser.add_argument("--activation", choices=("lrelu", "relu"), default=None,
+                        help="lrelu (default: no dead units) or relu (the paper's)")
+    parser.add_argument("--data", choices=("motion", "trajectory"), default=None,
+                        help="blur recipe (motion: the shipped one; trajectory: the first one)")
+    parser.add_argument("--init", default=None,
+                        help="warm-start from this checkpoint (path or shipped name); another "
+                        "width or look-ahead is adapted")
     parser.add_argument("--device", default=d.device, help="auto, cpu or cuda[:N]")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="PyTorch CPU threads (0 = PyTorch's default)")
     parser.add_argument("--workers", type=int, default=d.workers, help="data loader processes")
     parser.add_argument("--seed", type=int, default=d.seed)
-    parser.add_argument("--val-every", type=positive_int, default=d.val_every)
-    parser.add_argument("--save-every", type=positive_int, default=d.save_every)
-    parser.add_argument("--val-clips", type=positive_int, default=d.val_clips)
-    parser.add_argument("--val-size", type=positive_int, default=d.val_size)
     parser.add_argument("--photos", default=None,
                         help="folder with cbsd68/ mcmaster18/ kodak24/ (default: ../shared/data/"
                         "sharp_photos if present; procedural images otherwise)")
-    parser.add_argument("--procedural-fraction", type=float, default=d.procedural_fraction)
-    parser.add_argument("--no-amp", action="store_true", help="no bf16 autocast on CUDA")
+    parser.add_argument("--no-amp", action="store_true", help="fp32 only (no bf16 autocast)")
     parser.add_argument("--fresh", action="store_true", help="ignore OUT/last.pt")
     parser.add_argument("--export", type=Path, default=None,
                         help="also copy the exported checkpoint here (e.g. models/)")
@@ -59,15 +71,22 @@ def main(argv: list[str]) -> int:
     from deblur_ros.core.checkpoint import CheckpointError
     from deblur_ros.core.training.live_trainer import LiveTrainConfig, train_live
 
-    cfg = LiveTrainConfig(
-        width=args.width, future=args.lookahead, past=max(1, args.lookahead),
-        iterations=args.iterations, batch=args.batch, crop=args.crop,
-        clip_frames=args.clip_frames, lr=args.lr, device=args.device, workers=args.workers,
-        seed=args.seed, val_every=args.val_every, save_every=args.save_every,
-        val_clips=args.val_clips, val_size=args.val_size,
-        procedural_fraction=args.procedural_fraction, photo_root=args.photos,
-        amp=not args.no_amp,
-    )
+    chosen = {name: getattr(args, name) for name in (
+        "width", "iterations", "batch", "crop", "clip_frames", "lr", "warmup", "streak_max",
+        "val_every", "save_every", "val_photos", "val_size", "procedural_fraction", "schedule",
+        "loss", "data", "activation") if getattr(args, name) is not None}
+    chosen |= {"future": args.lookahead, "past": max(1, args.lookahead), "device": args.device,
+               "workers": args.workers, "seed": args.seed, "photo_root": args.photos,
+               "amp": not args.no_amp}
+    if args.init:
+        from deblur_ros.core.checkpoint import resolve_model
+
+        chosen["init"] = str(resolve_model(args.init))
+    cfg = LiveTrainConfig.paper(**chosen) if args.paper else LiveTrainConfig(**chosen)
+    if args.threads > 0:
+        import torch
+
+        torch.set_num_threads(args.threads)
     try:
         exported = train_live(cfg, args.out, resume=not args.fresh)
     except (CheckpointError, ValueError) as exc:

@@ -94,6 +94,7 @@ def save_checkpoint(
             "past": cfg.past,
             "future": cfg.future,
             "blocks": cfg.blocks,
+            "activation": cfg.activation,
         },
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         # Plain JSON types only, so that weights_only loading accepts every file we write.
@@ -148,7 +149,8 @@ def load_model(
     """Rebuild the network from a checkpoint; returns (model in eval mode, metadata)."""
     payload = read_checkpoint(path)
     try:
-        config = StrcnnConfig(**payload["config"])
+        # Checkpoints from before the activation option used the paper's ReLU.
+        config = StrcnnConfig(**({"activation": "relu"} | payload["config"]))
         model = StrcnnDtb(config)
         model.load_state_dict(payload["state_dict"])
     except (KeyError, TypeError, RuntimeError) as exc:

@@ -111,11 +111,11 @@ def test_eval_shipped_model_on_a_real_gopro_pair(tmp_path):
 
 def test_eval_validation_renders_report_each_blur_level(identity_model, tmp_path):
     out_json = tmp_path / "val.json"
-    assert deblur_ros(["eval", "--validation", "--val-clips", "3", "--val-size", "32",
+    assert deblur_ros(["eval", "--validation", "--val-photos", "1", "--val-size", "32",
                        "--val-frames", "3", "--model", str(identity_model), "--device", "cpu",
                        "--json", str(out_json)]) == 0
     data = json.loads(out_json.read_text())
-    assert sorted(data["by_level"]) == ["0.3", "0.7", "1.2"]
-    assert data["frames"] == 9 and len(data["sequences"]) == 3
+    assert list(data["by_level"]) == ["mild", "handheld", "vehicle", "strong"]
+    assert data["frames"] == 12 and len(data["sequences"]) == 4
     for figures in data["by_level"].values():
         assert figures["output"]["psnr"] == pytest.approx(figures["input"]["psnr"], abs=1e-3)

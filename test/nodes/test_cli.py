@@ -38,7 +38,7 @@ def test_train_live_short_run_resumes_and_exports(tmp_path, capsys):
 
     args = ["train", "live", "--out", str(tmp_path / "run"), "--width", "8", "--batch", "1",
             "--crop", "32", "--clip-frames", "3", "--workers", "0", "--val-every", "2",
-            "--save-every", "1", "--val-clips", "3", "--val-size", "32", "--device", "cpu"]
+            "--save-every", "1", "--val-photos", "1", "--val-size", "32", "--device", "cpu"]
     assert main([*args, "--iterations", "2"]) == 0
     assert main([*args, "--iterations", "3"]) == 0  # resumes from last.pt
     model, meta = load_model(tmp_path / "run" / "strcnn-w8-m1.pt")

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
+from .motion import MotionSpec, render_motion_clip
 from .photos import PhotoPool
 from .render import ClipSpec, render_clip
 
@@ -50,3 +51,27 @@ class ClipDataset(IterableDataset):
 def _to_tensor(frames: np.ndarray) -> torch.Tensor:
     """[T, H, W, 3] float32 array -> contiguous [T, 3, H, W] tensor."""
     return torch.from_numpy(np.ascontiguousarray(frames.transpose(0, 3, 1, 2)))
+
+
+class MotionClipDataset(IterableDataset):
+    """Yields (blurry, sharp) float32 tensors [n_frames, 3, H, W] of the motion recipe.
+
+    Seeded from (seed, worker id) like ClipDataset; photos are drawn at twice the view
+    so the camera's excursions stay over real content.
+    """
+
+    def __init__(self, pool: PhotoPool, spec: MotionSpec, seed: int) -> None:
+        super().__init__()
+        spec.validate()
+        self.pool = pool
+        self.spec = spec
+        self.seed = int(seed)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        info = get_worker_info()
+        rng = np.random.default_rng([self.seed, info.id if info is not None else 0])
+        h, w = 2 * self.spec.height, 2 * self.spec.width
+        while True:
+            photo = self.pool.sample(rng, h, w)
+            blurry, sharp, _ = render_motion_clip(photo, self.spec, rng, self.pool.sample)
+            yield _to_tensor(blurry), _to_tensor(sharp)

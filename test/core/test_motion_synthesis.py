@@ -1,0 +1,138 @@
+"""The motion recipe: blur that is learnable (centred on its target), sized like real
+footage, varying from frame to frame; validation renders fixed; real-motion averaging."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from deblur_ros.core.synthesis.colour import srgb_to_linear
+from deblur_ros.core.synthesis.highfps import average_pairs
+from deblur_ros.core.synthesis.motion import (
+    VALIDATION_LEVELS,
+    MotionSpec,
+    render_motion_clip,
+    render_motion_validation,
+)
+from deblur_ros.core.synthesis.procedural import dead_leaves
+
+CLEAN = {"noise_prob": 0.0, "jpeg_prob": 0.0, "highlight_prob": 0.0, "object_prob": 0.0}
+
+
+def _dot_photo(size: int = 512) -> np.ndarray:
+    photo = np.zeros((size, size, 3), np.uint8)
+    c = size // 2
+    photo[c - 1:c + 1, c - 1:c + 1] = 255
+    return photo
+
+
+def _centroid(img: np.ndarray) -> np.ndarray:
+    lum = srgb_to_linear(img).mean(axis=2)
+    yy, xx = np.mgrid[:lum.shape[0], :lum.shape[1]]
+    return np.array([(lum * xx).sum(), (lum * yy).sum()]) / lum.sum()
+
+
+def test_blur_is_centred_on_the_target_subframe():
+    """The target must be knowable: a point's blur streak has its centroid on the target."""
+    offsets, streaks = [], []
+    for seed in range(12):
+        spec = MotionSpec(n_frames=4, height=96, width=96, profile="handheld",
+                          streak=(8.0, 30.0), **CLEAN)
+        blurry, sharp, info = render_motion_clip(_dot_photo(), spec, np.random.default_rng(seed))
+        for i in range(spec.n_frames):
+            peak = np.unravel_index(srgb_to_linear(sharp[i]).mean(2).argmax(), (96, 96))
+            if min(peak) < 30 or max(peak) > 66:
+                continue  # the dot near the border: its streak may leave the view
+            offsets.append(np.linalg.norm(_centroid(blurry[i]) - _centroid(sharp[i])))
+            streaks.append(info["streaks"][i])
+    assert len(offsets) >= 10
+    assert max(offsets) < 0.25, max(offsets)
+    assert max(streaks) > 10  # and the streaks were long, so centring was really tested
+
+
+def test_streaks_follow_the_level_and_vary_between_frames():
+    photo = dead_leaves(256, 256, np.random.default_rng(0))
+    means = []
+    for level in (3.0, 12.0, 30.0):
+        spec = MotionSpec(n_frames=8, height=96, width=96, profile="handheld", **CLEAN)
+        per_clip = []
+        for seed in range(4):
+            _, _, info = render_motion_clip(photo, spec, np.random.default_rng(seed), level=level)
+            per_clip.append(info["streaks"])
+        streaks = np.array(per_clip)
+        means.append(np.median(streaks))
+        # Blur comes and goes within a clip, as in real hand-held video.
+        assert streaks.max(axis=1).min() > 1.5 * streaks.min(axis=1).max() or level < 5
+    assert means[0] < means[1] < means[2]
+    assert 0.4 * 30.0 < means[2] < 2.0 * 30.0
+
+
+def test_no_motion_gives_blurry_equal_to_sharp():
+    photo = dead_leaves(200, 200, np.random.default_rng(1))
+    spec = MotionSpec(n_frames=3, height=64, width=64, streak=(0.0, 0.0), **CLEAN)
+    blurry, sharp, _ = render_motion_clip(photo, spec, np.random.default_rng(2), level=0.0)
+    assert np.abs(blurry - sharp).max() < 1e-5
+
+
+def test_clip_shapes_ranges_and_determinism():
+    photo = dead_leaves(192, 192, np.random.default_rng(3))
+    spec = MotionSpec(n_frames=5, height=64, width=80)
+    a = render_motion_clip(photo, spec, np.random.default_rng(7), source=lambda r, h, w:
+                           dead_leaves(h, w, r))
+    b = render_motion_clip(photo, spec, np.random.default_rng(7), source=lambda r, h, w:
+                           dead_leaves(h, w, r))
+    for x in a[:2]:
+        assert x.shape == (5, 64, 80, 3) and x.dtype == np.float32
+        assert x.min() >= 0.0 and x.max() <= 1.0
+    assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+
+
+def test_highlights_saturate_in_the_blurry_frame():
+    photo = np.full((256, 256, 3), 60, np.uint8)
+    photo[100:156, 120:136] = 250  # a bright bar: pushed past 1 before averaging
+    spec = MotionSpec(n_frames=2, height=96, width=96, profile="handheld",
+                      noise_prob=0.0, jpeg_prob=0.0, object_prob=0.0, highlight_prob=1.0)
+    blurry, sharp, info = render_motion_clip(photo, spec, np.random.default_rng(5), level=12.0)
+    assert info["highlights"]
+    # Linear-light averaging of values > 1 keeps the streak saturated over more pixels
+    # than the sharp bar covers.
+    assert (blurry[0] > 0.99).sum() > 0 and (sharp[0] > 0.99).sum() > 0
+
+
+def test_bad_specs_fail_with_a_reason():
+    with pytest.raises(ValueError, match="profile"):
+        MotionSpec(profile="boat").validate()
+    with pytest.raises(ValueError, match="streak"):
+        MotionSpec(streak=(5.0, 1.0)).validate()
+
+
+def test_validation_set_is_fixed_and_has_every_level():
+    photos = [dead_leaves(96, 96, np.random.default_rng(i)) for i in range(2)]
+    first = render_motion_validation(photos, seed=9, n_frames=3, size=48)
+    again = render_motion_validation(photos, seed=9, n_frames=3, size=48)
+    assert [c["level"] for c in first] == [name for name, _, _ in VALIDATION_LEVELS] * 2
+    for a, b in zip(first, again):
+        assert np.array_equal(a["blurry"], b["blurry"])
+    # A longer photo list leaves earlier clips as they were.
+    longer = render_motion_validation([*photos, photos[0]], seed=9, n_frames=3, size=48)
+    assert np.array_equal(longer[0]["blurry"], first[0]["blurry"])
+
+
+def test_average_pairs_is_a_linear_light_mean_with_the_middle_frame_as_target():
+    frames = [np.full((4, 6, 3), v, np.uint8) for v in (0, 255, 0, 128, 64, 32, 16)]
+    pairs = list(average_pairs(frames, tau=3, stride=3))
+    assert len(pairs) == 2  # frames 0-2 and 3-5; the tail frame 6 is dropped
+    blurry, sharp = pairs[0]
+    assert (sharp == 255).all()
+    # Mean of linear (0, 1, 0) = 1/3, encoded back to sRGB: 155, not the gamma mean 85.
+    assert abs(int(blurry[0, 0, 0]) - 155) <= 1
+    assert (pairs[1][1] == 64).all()
+
+
+def test_average_pairs_resizes_and_validates():
+    frames = [np.random.default_rng(i).integers(0, 256, (20, 40, 3), dtype=np.uint8)
+              for i in range(5)]
+    blurry, sharp = next(average_pairs(frames, tau=5, stride=5, width=20))
+    assert blurry.shape == sharp.shape == (10, 20, 3)
+    with pytest.raises(ValueError, match="odd"):
+        next(average_pairs(frames, tau=4, stride=4))

@@ -1,0 +1,119 @@
+"""The trainer learns, warm starts keep what was learnt, and training windows a clip exactly
+as the streaming deblurrer does."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from deblur_ros.core.checkpoint import save_checkpoint
+from deblur_ros.core.strcnn_dtb import StrcnnConfig, StrcnnDtb
+from deblur_ros.core.streaming import StreamingDeblurrer
+from deblur_ros.core.synthesis.motion import MotionSpec, render_motion_clip
+from deblur_ros.core.synthesis.procedural import dead_leaves
+from deblur_ros.core.training.live_trainer import (
+    LiveTrainConfig,
+    learning_rate,
+    run_clip,
+    train_step,
+    warm_start,
+)
+
+
+def _fixed_batch(n_clips: int = 2, frames: int = 3, size: int = 32) -> tuple[torch.Tensor, ...]:
+    spec = MotionSpec(n_frames=frames, height=size, width=size, profile="handheld",
+                      noise_prob=0.0, jpeg_prob=0.0, highlight_prob=0.0, object_prob=0.0)
+    blurry, sharp = [], []
+    for i in range(n_clips):
+        rng = np.random.default_rng(i)
+        b, s, _ = render_motion_clip(dead_leaves(2 * size, 2 * size, rng), spec, rng, level=6.0)
+        blurry.append(torch.from_numpy(b).permute(0, 3, 1, 2))
+        sharp.append(torch.from_numpy(s).permute(0, 3, 1, 2))
+    return torch.stack(blurry), torch.stack(sharp)
+
+
+def _trained(future: int = 1, width: int = 8, steps: int = 150) -> tuple[StrcnnDtb, list[float]]:
+    """A few seconds of the real training step on one fixed batch (the recipe's lr and
+    warm-up; the zero-initialised output layer gives a plateau of ~50 steps first)."""
+    torch.manual_seed(0)
+    model = StrcnnDtb(StrcnnConfig(width=width, future=future))
+    cfg = LiveTrainConfig(width=width, future=future, lr=1e-3, warmup=10, iterations=steps,
+                          schedule="step", loss="l1")
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    blurry, sharp = _fixed_batch()
+    losses = [train_step(model, opt, blurry, sharp, cfg, i, use_amp=False) for i in range(steps)]
+    return model, losses
+
+
+def test_a_short_deterministic_run_lowers_the_loss_on_a_fixed_task():
+    _, losses = _trained()
+    first, last = np.mean(losses[:5]), np.mean(losses[-5:])
+    # Identity (the untrained network) leaves the blur: the trained one must remove some.
+    assert last < 0.85 * first, (first, last)
+    _, again = _trained(steps=20)
+    assert again == pytest.approx(losses[:20], rel=1e-4)  # deterministic
+
+
+def test_learning_rate_schedules():
+    cfg = LiveTrainConfig(lr=1e-3, warmup=10, iterations=100, schedule="cosine")
+    assert learning_rate(cfg, 0) == pytest.approx(1e-4)
+    assert learning_rate(cfg, 10) == pytest.approx(1e-3, rel=0.03)  # cosine has begun
+    assert learning_rate(cfg, 100) == pytest.approx(1e-5)
+    paper = LiveTrainConfig.paper()
+    assert learning_rate(paper, 25_000) == pytest.approx(1e-4 * 0.96**2)
+    with pytest.raises(ValueError, match="schedule"):
+        learning_rate(LiveTrainConfig(schedule="bogus"), 0)
+
+
+def test_training_and_streaming_window_a_clip_alike():
+    """One look-ahead rule: the trainer's clip runner and the live streamer agree."""
+    model, _ = _trained(steps=5)
+    model.eval()
+    blurry, _ = _fixed_batch(n_clips=1, frames=5)
+    with torch.no_grad():
+        trained_view = run_clip(model, blurry)[0].permute(0, 2, 3, 1).numpy()
+    frames = [f.permute(1, 2, 0).numpy() for f in blurry[0]]
+    streamed = StreamingDeblurrer(model).process(frames)
+    assert len(streamed) == len(frames)
+    for a, b in zip(trained_view, streamed):
+        assert np.abs(np.clip(a, 0, 1) - b).max() < 1e-5
+
+
+def test_warm_start_to_a_wider_network_keeps_the_function_exactly(tmp_path):
+    source, _ = _trained(steps=40)
+    path = save_checkpoint(tmp_path / "src.pt", source)
+    wide = StrcnnDtb(StrcnnConfig(width=12))
+    assert "strcnn-w8-m1" in warm_start(wide, path)
+    blurry, _ = _fixed_batch()
+    with torch.no_grad():
+        a = run_clip(source.eval(), blurry)
+        b = run_clip(wide.eval(), blurry)
+    assert (a - b).abs().max() < 1e-5
+    # ... and the new channels are not dead weight: every parameter gets a gradient.
+    wide.train()
+    loss = (run_clip(wide, blurry) - blurry).abs().mean()
+    loss.backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in wide.parameters())
+
+
+def test_warm_start_dropping_the_look_ahead_matches_on_a_still_scene(tmp_path):
+    """The look-ahead frame's input weights fold into the middle frame's: on a still scene
+    (every frame alike) the causal model starts exactly where the look-ahead model is."""
+    source, _ = _trained(steps=40)
+    path = save_checkpoint(tmp_path / "src.pt", source)
+    causal = StrcnnDtb(StrcnnConfig(width=8, future=0))
+    warm_start(causal, path)
+    blurry, _ = _fixed_batch()
+    still = blurry[:, :1].expand(-1, 3, -1, -1, -1).contiguous()
+    with torch.no_grad():
+        a = run_clip(source.eval(), still)
+        b = run_clip(causal.eval(), still)
+    assert (a - b).abs().max() < 1e-5
+    assert (a - still).abs().max() > 1e-3  # the source is not the identity
+
+
+def test_warm_start_refuses_another_depth(tmp_path):
+    path = save_checkpoint(tmp_path / "deep.pt", StrcnnDtb(StrcnnConfig(width=8, blocks=2)))
+    with pytest.raises(ValueError, match="residual blocks"):
+        warm_start(StrcnnDtb(StrcnnConfig(width=8)), path)
