@@ -107,6 +107,16 @@ def format_summary(summary: dict) -> str:
     return "\n".join(lines)
 
 
+def format_sequences(summary: dict) -> str:
+    """PSNR per sequence, so a set whose mean improves cannot hide one that got worse."""
+    lines = ["| sequence | frames | PSNR input | PSNR output | gain |", "|---|---:|---:|---:|---:|"]
+    for seq in summary["sequences"]:
+        inp, out = seq["input"]["psnr"], seq["output"]["psnr"]
+        gain = f"{out - inp:+.2f}" if inp is not None and out is not None else "n/a"
+        lines.append(f"| {seq['name']} | {seq['frames']} | {_fmt(inp)} | {_fmt(out)} | {gain} |")
+    return "\n".join(lines)
+
+
 def by_level(results: list) -> dict[str, dict]:
     """Validation figures per blur level (sequence names start with ``<level>_``), in the
     order of ``VALIDATION_LEVELS``."""
@@ -131,7 +141,8 @@ def main(argv: list[str]) -> int:
                            "or renders procedural images without them)")
     parser.add_argument("--sharp", help="ground-truth frames for --blur (folder or video)")
     parser.add_argument("--model", default=None,
-                        help="checkpoint path or shipped name (default: strcnn-w64-m1)")
+                        help="checkpoint path or shipped name (default: auto, the lite model on a "
+                             "CPU, the paper's on CUDA)")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
     parser.add_argument("--max-frames", type=positive_int, default=None,
                         help="stop after this many frames (--blur only)")
@@ -143,6 +154,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--report", type=Path, default=None,
                         help="write PNG strips and README.md here")
     parser.add_argument("--strips", type=int, default=4, help="PNG strips per sequence")
+    parser.add_argument("--per-sequence", action="store_true",
+                        help="also print PSNR per sequence (--dataset, --validation)")
     args = parser.parse_args(argv)
     if args.sharp and not args.blur:
         parser.error("--sharp goes with --blur")
@@ -153,7 +166,8 @@ def main(argv: list[str]) -> int:
     from deblur_ros.core.streaming import StreamingDeblurrer
 
     try:
-        stream = StreamingDeblurrer.from_checkpoint(resolve_model(args.model), args.device)
+        stream = StreamingDeblurrer.from_checkpoint(resolve_model(args.model, args.device),
+                                                    args.device)
     except (CheckpointError, ValueError) as exc:
         print(f"deblur-ros eval: {exc}", file=sys.stderr)
         return 2
@@ -171,6 +185,9 @@ def main(argv: list[str]) -> int:
         return 2
     summary = summarise(results, stream.name, str(stream.device))
     print(format_summary(summary))
+    if args.per_sequence:
+        print()
+        print(format_sequences(summary))
     if args.validation:
         summary["by_level"] = by_level(results)
         for level, figures in summary["by_level"].items():

@@ -108,7 +108,8 @@ class LiveDeblurNode(LifecycleNode):
 
     def _declare_parameters(self) -> None:
         self.declare_parameter("model", DEFAULT_LIVE_MODEL, ParameterDescriptor(
-            description="Checkpoint path, or the name of a shipped model (strcnn-w64-m1, ...)",
+            description="Checkpoint path, a shipped model name (strcnn-w16-m1, strcnn-w64-m1, "
+                        "...), or auto: the paper's model on CUDA, the lite one on a CPU",
             read_only=True))
         self.declare_parameter("device", "auto", ParameterDescriptor(
             description="auto (CUDA if available), cpu, or cuda[:N]", read_only=True))
@@ -147,8 +148,11 @@ class LiveDeblurNode(LifecycleNode):
                 import torch
 
                 torch.set_num_threads(threads)
-            path = resolve_model(model_spec)
+            path = resolve_model(model_spec, device)
             self.stream = StreamingDeblurrer.from_checkpoint(path, device)
+            if str(model_spec) in ("", "auto"):
+                self.get_logger().info(
+                    f"model auto -> {path.stem} for device {self.stream.device}")
         except (CheckpointError, ValueError) as exc:
             self.last_error = str(exc)
             self.get_logger().error(f"configure failed: {exc}")

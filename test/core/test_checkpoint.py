@@ -72,5 +72,7 @@ def test_weights_that_do_not_match_config(tmp_path):
 
 def test_resolve_names_and_paths(tmp_path):
     assert resolve_model("strcnn-w16-m1").name == "strcnn-w16-m1.pt"
-    assert resolve_model(None).name == "strcnn-w64-m1.pt"
+    assert resolve_model(None, "cpu").name == "strcnn-w16-m1.pt"
+    assert resolve_model("auto", "cpu").name == "strcnn-w16-m1.pt"
+    assert resolve_model("auto", "cuda").name == "strcnn-w64-m1.pt"
     assert resolve_model(str(tmp_path / "x.pt")) == tmp_path / "x.pt"
