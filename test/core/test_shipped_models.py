@@ -7,15 +7,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from deblur_ros.core.checkpoint import DEFAULT_LIVE_MODEL, load_model
+from deblur_ros.core.checkpoint import DEFAULT_LIVE_MODEL, load_model, resolve_model
 from deblur_ros.core.streaming import StreamingDeblurrer
 
 MODELS = Path(__file__).resolve().parents[2] / "models"
 SHIPPED = sorted(MODELS.glob("*.pt"))
 
 
-def test_default_live_model_is_shipped():
-    assert (MODELS / f"{DEFAULT_LIVE_MODEL}.pt").is_file()
+@pytest.mark.parametrize("device", ["cpu", "cuda"])
+def test_default_live_model_is_shipped_for_every_device(device):
+    path = resolve_model(DEFAULT_LIVE_MODEL, device)
+    assert path.parent == MODELS and path.is_file()
 
 
 @pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])

@@ -117,3 +117,29 @@ def test_warm_start_refuses_another_depth(tmp_path):
     path = save_checkpoint(tmp_path / "deep.pt", StrcnnDtb(StrcnnConfig(width=8, blocks=2)))
     with pytest.raises(ValueError, match="residual blocks"):
         warm_start(StrcnnDtb(StrcnnConfig(width=8)), path)
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"val_size": 15}, "val-size must be even"),
+    ({"crop": 8}, "crop must be even"),
+    ({"photo_root": "/nosuch/photos"}, "does not exist"),
+    ({"loss": "huber"}, "unknown loss"),
+    ({"data": "gopro"}, "unknown data recipe"),
+])
+def test_bad_settings_fail_before_training(tmp_path, change, message):
+    from deblur_ros.core.training.live_trainer import train_live
+
+    cfg = LiveTrainConfig(iterations=1, device="cpu", workers=0, **change)
+    with pytest.raises(ValueError, match=message):
+        train_live(cfg, tmp_path / "run", progress=False)
+    assert not (tmp_path / "run" / "last.pt").exists()
+
+
+def test_out_naming_a_file_is_refused(tmp_path):
+    from deblur_ros.core.training.live_trainer import train_live
+
+    target = tmp_path / "file"
+    target.write_text("x")
+    with pytest.raises(ValueError, match="is a file"):
+        train_live(LiveTrainConfig(iterations=1, device="cpu", workers=0), target,
+                   progress=False)

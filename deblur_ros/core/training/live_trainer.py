@@ -244,6 +244,23 @@ def _widen(name: str, value: torch.Tensor, target: torch.Tensor, old: int, new: 
     return out.transpose(0, 1).contiguous() if transposed else out
 
 
+def check_config(cfg: LiveTrainConfig) -> None:
+    """Fail before any work (not at the first validation, minutes later) on a bad setting."""
+    training_loss(cfg.loss, torch.zeros(1), torch.zeros(1))
+    learning_rate(cfg, 0)
+    if cfg.data not in ("motion", "trajectory"):
+        raise ValueError(f"unknown data recipe {cfg.data!r}: use motion or trajectory")
+    for name in ("crop", "val_size"):
+        value = getattr(cfg, name)
+        if value < 16 or value % 2:
+            raise ValueError(f"{name.replace('_', '-')} must be even and >= 16, got {value}")
+    if cfg.photo_root and not Path(cfg.photo_root).expanduser().is_dir():
+        raise ValueError(f"photo folder {cfg.photo_root!r} does not exist (leave --photos out "
+                         "to use ../shared/data/sharp_photos or procedural images)")
+    if not 0.0 <= cfg.procedural_fraction <= 1.0:
+        raise ValueError(f"procedural-fraction must be in [0, 1], got {cfg.procedural_fraction}")
+
+
 def train_step(model: StrcnnDtb, optimiser: torch.optim.Optimizer, blurry: torch.Tensor,
                sharp: torch.Tensor, cfg: LiveTrainConfig, step: int, use_amp: bool) -> float:
     """One optimiser step on a batch of clips [N, T, 3, H, W]; returns the loss."""
@@ -276,11 +293,12 @@ def train_live(cfg: LiveTrainConfig, out_dir: Path, resume: bool = True,
     from deblur_ros.core.synthesis.render import ClipSpec
     from deblur_ros.core.training.curve_plot import write_curve
 
+    check_config(cfg)
     device = select_device(cfg.device)
-    training_loss(cfg.loss, torch.zeros(1), torch.zeros(1))  # bad names fail before work
-    learning_rate(cfg, 0)
     torch.manual_seed(cfg.seed)
     out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ValueError(f"--out {str(out_dir)!r} is a file; give a run folder")
     out_dir.mkdir(parents=True, exist_ok=True)
     model = StrcnnDtb(cfg.model_config)
     last = out_dir / "last.pt"
