@@ -30,7 +30,7 @@ class ClipDataset(IterableDataset):
     same clips.
     """
 
-    def __init__(self, pool: PhotoPool, spec: ClipSpec, seed: int) -> None:
+    def __init__(self, pool: PhotoPool, spec: ClipSpec | MotionSpec, seed: int) -> None:
         super().__init__()
         spec.validate()
         self.pool = pool
@@ -53,19 +53,14 @@ def _to_tensor(frames: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(frames.transpose(0, 3, 1, 2)))
 
 
-class MotionClipDataset(IterableDataset):
+class MotionClipDataset(ClipDataset):
     """Yields (blurry, sharp) float32 tensors [n_frames, 3, H, W] of the motion recipe.
 
     Seeded from (seed, worker id) like ClipDataset; photos are drawn at twice the view
     so the camera's excursions stay over real content.
     """
 
-    def __init__(self, pool: PhotoPool, spec: MotionSpec, seed: int) -> None:
-        super().__init__()
-        spec.validate()
-        self.pool = pool
-        self.spec = spec
-        self.seed = int(seed)
+    spec: MotionSpec
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         info = get_worker_info()
