@@ -7,12 +7,12 @@ of only 1 to 14 px, the same smooth motion for every frame, and a target sub-fra
 iterations. Real 240 fps footage averaged GoPro-style has streaks of roughly 5 to 40 px at
 640x360, and its blur comes and goes from frame to frame. Here, per frame:
 
-* the camera's velocity is a keyframe per frame interval (speed and direction drawn per
-  frame around a per-clip level), linearly interpolated and integrated, so the blur of
-  frame n is centred on the sub-frame at the middle of its exposure (the target) and
-  neighbouring frames are both displaced and blurred differently, as in real video;
-* sub-frames are at most ~0.7 px apart along the path (no ghost copies, however long the
-  streak), averaged in linear light;
+* the camera's velocity is drawn per frame interval (speed and direction around a
+  per-clip level) and held constant during the exposure, so the blur of frame n is
+  centred on the sub-frame at the middle of its exposure (the target) and neighbouring
+  frames are both displaced and blurred differently, as in real video;
+* sub-frames are at most ~1 px apart along the path (up to 48 per exposure; bilinear
+  warps leave no ghost copies), averaged in linear light;
 * a vehicle profile adds zoom (radial blur growing towards the edges, a dashcam's) and a
   hand-held profile adds in-plane rotation and tremor (bent streaks);
 * up to two independently moving objects (cut-outs of other photos) with their own speed;
@@ -98,7 +98,7 @@ class _Path:
 
 
 def _frame_speeds(level: float, n: int, spec: MotionSpec, rng: np.random.Generator) -> np.ndarray:
-    """Streak length (px) wanted for each of n+1 keyframes around a per-clip level."""
+    """Streak length (px) wanted for each of n+1 frame intervals around a per-clip level."""
     speed = level * np.exp(spec.streak_jitter * rng.standard_normal(n + 1))
     still = rng.random(n + 1) < spec.sharp_frame_prob
     speed[still] *= rng.uniform(0.0, 0.15, still.sum())
@@ -173,8 +173,7 @@ def _homographies(trans: _Path, rot: _Path, zoom: _Path, focus: np.ndarray, time
 
 @dataclass
 class _Object:
-    rgb: np.ndarray  # linear, premultiplied by alpha
-    alpha: np.ndarray  # [h, w, 1]
+    rgba: np.ndarray  # [h, w, 4] linear colour premultiplied by alpha, then alpha
     origin: np.ndarray  # top-left in view coordinates at time 0
     path: _Path
 
@@ -202,7 +201,8 @@ def _random_object(source: PhotoSource, height: int, width: int, n: int, level: 
     vel = (streak / np.concatenate([duty, duty[-1:]]))[:, None] * np.stack(
         [np.cos(heading), np.sin(heading)], 1)
     origin = rng.uniform([0, 0], [width - ow, height - oh]) - 0.5 * vel[:n].sum(0)
-    return _Object(content * alpha, alpha, origin, _Path(vel))
+    rgba = np.concatenate([content * alpha, alpha], axis=2).astype(np.float32)
+    return _Object(rgba, origin, _Path(vel))
 
 
 def _paint(frame: np.ndarray, obj: _Object, t: float, cam: np.ndarray) -> None:
@@ -211,8 +211,7 @@ def _paint(frame: np.ndarray, obj: _Object, t: float, cam: np.ndarray) -> None:
     m = np.array([[1.0, 0.0, shift[0]], [0.0, 1.0, shift[1]], [0.0, 0.0, 1.0]])
     full = np.vstack([cam, [0.0, 0.0, 1.0]]) @ m
     h, w = frame.shape[:2]
-    rgba = np.concatenate([obj.rgb, obj.alpha], axis=2)
-    warped = cv2.warpAffine(rgba, full[:2], (w, h), flags=cv2.INTER_LINEAR,
+    warped = cv2.warpAffine(obj.rgba, full[:2], (w, h), flags=cv2.INTER_LINEAR,
                             borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     frame *= 1.0 - warped[..., 3:4]
     frame += warped[..., :3]
@@ -278,7 +277,8 @@ def render_motion_clip(photo: np.ndarray, spec: MotionSpec, rng: np.random.Gener
         for _ in range(int(rng.integers(1, spec.max_objects + 1))):
             objects.append(_random_object(source, h, w, n, level, duty, spec, rng, lut))
 
-    to_scene = np.array([[1.0, 0.0, ox], [0.0, 1.0, oy], [0.0, 0.0, 1.0]])
+    # Scene -> view at rest: the inverse of the view's offset into the photo.
+    from_scene = np.array([[1.0, 0.0, -ox], [0.0, 1.0, -oy], [0.0, 0.0, 1.0]])
     blurry = np.empty((n, h, w, 3), np.float32)
     sharp = np.empty_like(blurry)
     streaks = []
@@ -299,8 +299,7 @@ def render_motion_clip(photo: np.ndarray, spec: MotionSpec, rng: np.random.Gener
         cams = _homographies(trans, rot, zoom, focus, times, centre, tremor)
         acc = np.zeros((h, w, 3), np.float32)
         for j, t in enumerate(times):
-            # Map view -> scene: inverse of (scene -> view) = cam @ inv(to_scene).
-            view_from_scene = np.vstack([cams[j], [0, 0, 1]]) @ np.linalg.inv(to_scene)
+            view_from_scene = np.vstack([cams[j], [0, 0, 1]]) @ from_scene
             frame = cv2.warpAffine(scene, view_from_scene[:2], (w, h), flags=cv2.INTER_LINEAR,
                                    borderMode=cv2.BORDER_REFLECT)
             for obj in objects:

@@ -257,8 +257,6 @@ def check_config(cfg: LiveTrainConfig) -> None:
     if cfg.photo_root and not Path(cfg.photo_root).expanduser().is_dir():
         raise ValueError(f"photo folder {cfg.photo_root!r} does not exist (leave --photos out "
                          "to use ../shared/data/sharp_photos or procedural images)")
-    if not 0.0 <= cfg.procedural_fraction <= 1.0:
-        raise ValueError(f"procedural-fraction must be in [0, 1], got {cfg.procedural_fraction}")
 
 
 def train_step(model: StrcnnDtb, optimiser: torch.optim.Optimizer, blurry: torch.Tensor,
@@ -332,11 +330,9 @@ def train_live(cfg: LiveTrainConfig, out_dir: Path, resume: bool = True,
         spec = MotionSpec(n_frames=cfg.clip_frames, height=cfg.crop, width=cfg.crop,
                           streak=(1.0, cfg.streak_max))
         dataset = MotionClipDataset(pool, spec, seed=cfg.seed + step)
-    elif cfg.data == "trajectory":
+    else:  # "trajectory", the first recipe (check_config refused anything else)
         spec = ClipSpec(n_frames=cfg.clip_frames, height=cfg.crop, width=cfg.crop)
         dataset = ClipDataset(pool, spec, seed=cfg.seed + step)
-    else:
-        raise ValueError(f"unknown data recipe {cfg.data!r}: use motion or trajectory")
     loader = torch.utils.data.DataLoader(
         dataset, batch_size=cfg.batch, num_workers=cfg.workers,
         pin_memory=device.type == "cuda", persistent_workers=cfg.workers > 0,
