@@ -318,17 +318,31 @@ def test_fast_camera_slow_model_drops_frames_without_queueing(ros, tmp_path):
     rss = []
     start = time.monotonic()
     sent = 0
-    while time.monotonic() - start < 6.0:  # ~100 Hz against a model of a few Hz
+    # ~100 Hz against a model of a few Hz; on a loaded machine publishing itself slows
+    # down, so the run is 600 frames or 20 s, whichever comes first.
+    while sent < 600 and time.monotonic() - start < 20.0:
         client.publish(frame, stamp=(sent + 1, 0), info=False)
         sent += 1
-        if sent % 100 == 0:
+        if sent % 50 == 0:
             rss.append(_rss_mb())
         time.sleep(0.01)
-    assert ros.wait_for(lambda: live.stats.received >= sent * 0.8, 10)
+    # Let the last frames drain: wait until the input count stops moving.
+    settled = []
+
+    def quiet() -> bool:
+        settled.append((live.stats.received, len(client.outputs)))
+        return len(settled) > 5 and settled[-1] == settled[-6]
+
+    assert ros.wait_for(quiet, 15, interval=0.25)
     snap = live.stats.snapshot()
     published = len(client.outputs)
+    # How many of the ~100 Hz frames DDS hands over depends on the machine's load, so the
+    # checks compare the node's own counts: the subscription kept taking frames while the
+    # model ran (a callback blocked on inference would see about one frame per output), and
+    # every frame it took but did not deblur was counted as dropped, not queued.
     assert 3 <= published < sent * 0.5, (published, sent)
-    assert snap["dropped"] > sent * 0.5
+    assert snap["received"] >= 3 * published, (snap, published)
+    assert snap["dropped"] >= snap["received"] - published - 2, (snap, published)
     # bounded latency: a queue of stale frames would take seconds per frame
     assert snap["latency_ms_max"] < 3000, snap
     # no growth in memory across the run beyond allocator noise
@@ -376,8 +390,10 @@ def test_fixed_reliability_and_a_bad_value(ros, identity_model):
     assert "image_reliability='sometimes'" in bad.last_error
 
 
-def _expect_outputs_from_vga_camera_process(ros, client, extra_args=(), **env) -> None:
-    """Run camera_source at 640x480 and 5 Hz in a subprocess; wait for 10 outputs."""
+def _expect_outputs_from_vga_camera_process(ros, client, extra_args=(), **env) -> list:
+    """Run camera_source at 640x480 and 5 Hz in a subprocess; wait for 10 outputs and
+    return the node's subscription reliability seen while the camera still ran (once it
+    exits, auto reliability rightly turns back to the client's reliable publisher)."""
     camera = subprocess.Popen(
         [sys.executable, "-m", "deblur_ros.nodes.camera_source", "--ros-args",
          "-p", "rate:=5.0", "-p", "width:=640", "-p", "height:=480", "-p", "max_frames:=60",
@@ -386,6 +402,7 @@ def _expect_outputs_from_vga_camera_process(ros, client, extra_args=(), **env) -
     try:
         assert ros.wait_for(lambda: len(client.outputs) >= 10, 45), (
             f"{len(client.outputs)} outputs; subscription {_image_sub_reliability(client)}")
+        return _image_sub_reliability(client)
     finally:
         camera.terminate()
         camera.wait(timeout=20)
@@ -410,7 +427,7 @@ def test_shipped_fastdds_profile_carries_best_effort_vga_across_processes(ros, i
     make_live(ros, identity_model)
     client = Client(ros)
     client.start()
-    _expect_outputs_from_vga_camera_process(
+    reliability = _expect_outputs_from_vga_camera_process(
         ros, client, ["-p", "qos_overrides./image.publisher.reliability:=best_effort"],
         FASTDDS_DEFAULT_PROFILES_FILE=str(profile))
-    assert _image_sub_reliability(client) == [ReliabilityPolicy.BEST_EFFORT]
+    assert reliability == [ReliabilityPolicy.BEST_EFFORT]
