@@ -16,6 +16,8 @@ from typing import Protocol, runtime_checkable
 import cv2
 import numpy as np
 
+from deblur_ros.core.imaging import IMAGE_EXTENSIONS
+
 __all__ = [
     "IMAGE_EXTENSIONS",
     "FolderSource",
@@ -27,7 +29,6 @@ __all__ = [
     "write_frames_folder",
 ]
 
-IMAGE_EXTENSIONS: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 
 
 class FrameSourceError(ValueError):
@@ -188,7 +189,7 @@ class SyntheticSource:
         self.seed = int(seed)
 
     def __iter__(self) -> Iterator[np.ndarray]:
-        from deblur_ros.core.synthesis.stream import synthetic_shaky_stream
+        from deblur_ros.core.synthesis.shaky_camera import synthetic_shaky_stream
 
         for blurry, _sharp in synthetic_shaky_stream(self.width, self.height, seed=self.seed):
             yield blurry

@@ -30,14 +30,14 @@ def peak_rss_mb() -> float:
 
 
 def hardware(device: torch.device) -> str:
-    from deblur_ros.core.training.live_trainer import hardware_description
+    from deblur_ros.core.hardware import hardware_description
 
     return hardware_description(device)
 
 
 def bench_model(path: Path, device: str, width: int, height: int, frames: int,
                 seconds: float) -> dict:
-    from deblur_ros.core.streaming import StreamingDeblurrer
+    from deblur_ros.core.inference.streaming import StreamingDeblurrer
 
     stream = StreamingDeblurrer.from_checkpoint(path, device)
     rng = np.random.default_rng(0)
@@ -100,6 +100,7 @@ def bench_ros(path: Path, device: str, model_fps: float, model_p95_ms: float,
     from sensor_msgs.msg import Image
 
     from deblur_ros.adapters.image_codec import image_from_array
+    from deblur_ros.core.imaging import stamp_ns
 
     ns = "/deblur_bench"
     node_cmd = [sys.executable, "-m", "deblur_ros.nodes.live_node", "--ros-args",
@@ -122,7 +123,7 @@ def bench_ros(path: Path, device: str, model_fps: float, model_p95_ms: float,
 
     def on_output(msg: Image) -> None:
         now = peer.get_clock().now().nanoseconds
-        received.append((now, msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec))
+        received.append((now, stamp_ns(msg.header.stamp.sec, msg.header.stamp.nanosec)))
 
     def on_diagnostics(msg: DiagnosticArray) -> None:
         for status in msg.status:
@@ -186,9 +187,9 @@ def bench_ros(path: Path, device: str, model_fps: float, model_p95_ms: float,
         spin.join()
         peer.destroy_node()
         rclpy.try_shutdown(context=context)
-    from deblur_ros.core.checkpoint import load_model
+    from deblur_ros.core.models.checkpoint import load_model
 
-    delay = load_model(path, "cpu")[0].config.future  # frames of look-ahead in the latency
+    delay = load_model(path, "cpu")[0].config.lookahead  # frames of look-ahead in the latency
     times = [t for t, _ in saturated]
     fps = (len(times) - 1) / ((times[-1] - times[0]) / 1e9) if len(times) > 2 else 0.0
     lat = np.array([(t - s) / 1e6 for t, s in paced])
@@ -257,8 +258,8 @@ def targets(records: list[dict]) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
-    from deblur_ros.core.checkpoint import CheckpointError, models_dir, resolve_model
-    from deblur_ros.core.streaming import select_device
+    from deblur_ros.core.inference.streaming import select_device
+    from deblur_ros.core.models.checkpoint import CheckpointError, models_dir, resolve_model
 
     parser = argparse.ArgumentParser(prog="deblur-ros bench", description=__doc__.split("\n")[0])
     parser.add_argument("--models", nargs="*", default=None,

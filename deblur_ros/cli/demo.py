@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 
 from deblur_ros.cli.main import positive_int
+from deblur_ros.core.imaging import side_by_side, stamp_ns
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,19 +39,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def side_by_side(before: np.ndarray, after: np.ndarray) -> np.ndarray:
-    """Input | output with labels, as BGR for cv2.imwrite."""
-    panels = []
-    for img, label in ((before, "input (blurry)"), (after, "deblurred")):
-        bgr = cv2.cvtColor(img, cv2.COLOR_RGB2BGR) if img.ndim == 3 else cv2.cvtColor(
-            img, cv2.COLOR_GRAY2BGR)
-        bgr = bgr.copy()
-        cv2.putText(bgr, label, (8, 22), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 3)
-        cv2.putText(bgr, label, (8, 22), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 1)
-        panels.append(bgr)
-    return np.hstack(panels)
-
-
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     import rclpy
@@ -61,7 +49,7 @@ def main(argv: list[str]) -> int:
 
     from deblur_ros.adapters.frame_sources import FrameSourceError
     from deblur_ros.adapters.image_codec import array_from_image
-    from deblur_ros.core.metrics import sharpness
+    from deblur_ros.core.scoring.metrics import sharpness
     from deblur_ros.nodes.camera_source import CameraSourceNode
     from deblur_ros.nodes.live_node import LiveDeblurNode
 
@@ -98,7 +86,7 @@ def main(argv: list[str]) -> int:
 
     def on_output(msg: Image) -> None:
         now = probe.get_clock().now().nanoseconds
-        stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+        stamp = stamp_ns(msg.header.stamp.sec, msg.header.stamp.nanosec)
         before = inputs.get(key(msg))
         if before is not None:
             results.append(
@@ -147,7 +135,8 @@ def main(argv: list[str]) -> int:
     fps = (len(results) - 1) / span if span > 0 else float("nan")
     args.out.mkdir(parents=True, exist_ok=True)
     png = args.out / "before_after.png"
-    cv2.imwrite(str(png), side_by_side(before, after))
+    cv2.imwrite(str(png), cv2.cvtColor(
+        side_by_side([before, after], ["input (blurry)", "deblurred"]), cv2.COLOR_RGB2BGR))
     print(f"wrote {png}")
     print(f"deblurred {len(results)} frames: {fps:.2f} fps (camera {args.rate:g} Hz, "
           f"dropped {stats['dropped']} of {stats['received']})")

@@ -56,10 +56,11 @@ def _sequences(args: argparse.Namespace) -> Iterator[tuple[str, object, object, 
         return open_source(str(path))
 
     if args.validation:
+        from deblur_ros.core.scoring.validation import clip_name
         from deblur_ros.core.synthesis.validation import validation_set
 
         for i, clip in enumerate(validation_set(args.val_photos, args.val_size, args.val_frames)):
-            name = f"{clip['level']}_photo{clip['photo_index']:02d}_{i:02d}"
+            name = clip_name(clip, i)
             yield name, list(clip["blurry"]), list(clip["sharp"]), len(clip["blurry"])
         return
     if args.dataset is not None:
@@ -117,20 +118,6 @@ def format_sequences(summary: dict) -> str:
     return "\n".join(lines)
 
 
-def by_level(results: list) -> dict[str, dict]:
-    """Validation figures per blur level (sequence names start with ``<level>_``), in the
-    order of ``VALIDATION_LEVELS``."""
-    from deblur_ros.core.evaluation import FrameScores
-    from deblur_ros.core.synthesis.motion import VALIDATION_LEVELS
-
-    groups: dict[str, FrameScores] = {}
-    for r in results:
-        groups.setdefault(r.name.split("_")[0], FrameScores()).extend(r.scores)
-    order = [name for name, _, _ in VALIDATION_LEVELS]
-    ranked = sorted(groups, key=lambda k: order.index(k) if k in order else len(order))
-    return {level: groups[level].summary() for level in ranked}
-
-
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="deblur-ros eval", description=__doc__.split("\n")[0])
     what = parser.add_mutually_exclusive_group(required=True)
@@ -161,9 +148,9 @@ def main(argv: list[str]) -> int:
         parser.error("--sharp goes with --blur")
 
     from deblur_ros.adapters.frame_sources import FrameSourceError
-    from deblur_ros.core.checkpoint import CheckpointError, resolve_model
-    from deblur_ros.core.evaluation import evaluate_sequence, summarise
-    from deblur_ros.core.streaming import StreamingDeblurrer
+    from deblur_ros.core.inference.streaming import StreamingDeblurrer
+    from deblur_ros.core.models.checkpoint import CheckpointError, resolve_model
+    from deblur_ros.core.scoring.evaluation import evaluate_sequence, summarise
 
     try:
         stream = StreamingDeblurrer.from_checkpoint(resolve_model(args.model, args.device),
@@ -189,6 +176,8 @@ def main(argv: list[str]) -> int:
         print()
         print(format_sequences(summary))
     if args.validation:
+        from deblur_ros.core.scoring.validation import by_level
+
         summary["by_level"] = by_level(results)
         for level, figures in summary["by_level"].items():
             print(f"blur level {level}: PSNR {_fmt(figures['input']['psnr'])} -> "

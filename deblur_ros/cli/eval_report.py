@@ -8,30 +8,16 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from deblur_ros.core.evaluation import SequenceResult
-
-
-def _label(img: np.ndarray, text: str) -> np.ndarray:
-    out = np.ascontiguousarray((np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8))
-    if out.ndim == 2 or out.shape[2] == 1:
-        out = cv2.cvtColor(out.reshape(out.shape[:2]), cv2.COLOR_GRAY2RGB)
-    scale = max(0.4, out.shape[1] / 900)
-    thickness = max(1, int(round(scale * 2)))
-    org = (8, int(24 * scale) + 4)
-    cv2.putText(out, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), thickness + 2)
-    cv2.putText(out, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), thickness)
-    return out
+from deblur_ros.core.imaging import side_by_side
+from deblur_ros.core.scoring.evaluation import SequenceResult
 
 
 def strip(inp: np.ndarray, out: np.ndarray, gt: np.ndarray | None) -> np.ndarray:
-    panels = [_label(inp, "blurry input"), _label(out, "deblurred")]
+    images, labels = [inp, out], ["blurry input", "deblurred"]
     if gt is not None:
-        panels.append(_label(gt, "ground truth"))
-    gap = np.full((panels[0].shape[0], 4, 3), 255, np.uint8)
-    row = [panels[0]]
-    for panel in panels[1:]:
-        row += [gap, panel]
-    return np.hstack(row)
+        images.append(gt)
+        labels.append("ground truth")
+    return side_by_side(images, labels)
 
 
 def _safe(name: str) -> str:

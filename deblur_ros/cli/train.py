@@ -27,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="start from the paper's recipe instead of the CPU one")
     parser.add_argument("--width", type=positive_int, default=None,
                         help=f"channels (64 = the paper; default {d.width})")
-    parser.add_argument("--lookahead", "-m", type=int, choices=(0, 1, 2), default=d.future,
+    parser.add_argument("--lookahead", "-m", type=int, choices=(0, 1, 2), default=d.lookahead,
                         help="frames of look-ahead m (1 = the paper, 0 = causal)")
     for name, kind in (("iterations", positive_int), ("batch", positive_int),
                        ("crop", positive_int), ("clip-frames", positive_int), ("lr", float),
@@ -68,18 +68,18 @@ def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv[1:])
     import shutil
 
-    from deblur_ros.core.checkpoint import CheckpointError
+    from deblur_ros.core.models.checkpoint import CheckpointError
     from deblur_ros.core.training.live_trainer import LiveTrainConfig, train_live
 
     chosen = {name: getattr(args, name) for name in (
         "width", "iterations", "batch", "crop", "clip_frames", "lr", "warmup", "streak_max",
         "val_every", "save_every", "val_photos", "val_size", "procedural_fraction", "schedule",
         "loss", "data", "activation") if getattr(args, name) is not None}
-    chosen |= {"future": args.lookahead, "past": max(1, args.lookahead), "device": args.device,
+    chosen |= {"lookahead": args.lookahead, "past": max(1, args.lookahead), "device": args.device,
                "workers": args.workers, "seed": args.seed, "photo_root": args.photos,
                "amp": not args.no_amp}
     if args.init:
-        from deblur_ros.core.checkpoint import resolve_model
+        from deblur_ros.core.models.checkpoint import resolve_model
 
         chosen["init"] = str(resolve_model(args.init))
     cfg = LiveTrainConfig.paper(**chosen) if args.paper else LiveTrainConfig(**chosen)

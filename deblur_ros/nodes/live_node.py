@@ -45,8 +45,9 @@ from deblur_ros.adapters.image_codec import (
     decode_image,
     encode_image,
 )
-from deblur_ros.core.checkpoint import DEFAULT_LIVE_MODEL, CheckpointError, resolve_model
-from deblur_ros.core.streaming import StreamingDeblurrer
+from deblur_ros.core.imaging import stamp_ns
+from deblur_ros.core.inference.streaming import StreamingDeblurrer
+from deblur_ros.core.models.checkpoint import DEFAULT_LIVE_MODEL, CheckpointError, resolve_model
 from deblur_ros.nodes.diagnostics import StreamStats
 
 # CameraInfo is small: best effort matches any camera driver and loses nothing in practice.
@@ -70,16 +71,12 @@ class _Frame:
     received: float
 
 
-def _stamp_ns(header: Any) -> int:
-    return int(header.stamp.sec) * 1_000_000_000 + int(header.stamp.nanosec)
-
-
 class LiveDeblurNode(LifecycleNode):
     def __init__(self, node_name: str = "deblur_live", **kwargs: Any) -> None:
         super().__init__(node_name, **kwargs)
         self._declare_parameters()
         self.stats = StreamStats()
-        self.stream: StreamingDeblurrer | None = None
+        self.deblurrer: StreamingDeblurrer | None = None
         self.model_name = ""
         self.device_name = ""
         self.last_error = ""
@@ -149,10 +146,10 @@ class LiveDeblurNode(LifecycleNode):
 
                 torch.set_num_threads(threads)
             path = resolve_model(model_spec, device)
-            self.stream = StreamingDeblurrer.from_checkpoint(path, device)
+            self.deblurrer = StreamingDeblurrer.from_checkpoint(path, device)
             if str(model_spec) in ("", "auto"):
                 self.get_logger().info(
-                    f"model auto -> {path.stem} for device {self.stream.device}")
+                    f"model auto -> {path.stem} for device {self.deblurrer.device}")
         except (CheckpointError, ValueError) as exc:
             self.last_error = str(exc)
             self.get_logger().error(f"configure failed: {exc}")
@@ -162,8 +159,8 @@ class LiveDeblurNode(LifecycleNode):
             self.get_logger().error(f"configure failed: {self.last_error}")
             return TransitionCallbackReturn.FAILURE
         self.last_error = ""
-        self.model_name = self.stream.name
-        self.device_name = str(self.stream.device)
+        self.model_name = self.deblurrer.name
+        self.device_name = str(self.deblurrer.device)
         qos_override = QoSOverridingOptions.with_default_policies()
         self._image_pub = self.create_lifecycle_publisher(
             Image, "deblurred/image", OUTPUT_QOS, qos_overriding_options=qos_override)
@@ -182,7 +179,7 @@ class LiveDeblurNode(LifecycleNode):
         self._worker.start()
         self.get_logger().info(
             f"configured: model {self.model_name} ({path}) on {self.device_name}, "
-            f"{self.stream.delay_frames} frame(s) of look-ahead")
+            f"{self.deblurrer.lookahead} frame(s) of look-ahead")
         return TransitionCallbackReturn.SUCCESS
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -246,7 +243,7 @@ class LiveDeblurNode(LifecycleNode):
         if self._qos_timer is not None:
             self.destroy_timer(self._qos_timer)
             self._qos_timer = None
-        self.stream = None
+        self.deblurrer = None
         self._camera_info = None
         with self._cond:
             self._mailbox = None
@@ -330,17 +327,17 @@ class LiveDeblurNode(LifecycleNode):
                 self._process(msg, received)
                 continue
             try:
-                if self.stream is not None:
-                    self._publish(self.stream.flush())
-                    self.stream.reset()
+                if self.deblurrer is not None:
+                    self._publish(self.deblurrer.flush())
+                    self.deblurrer.reset()
             except Exception as exc:  # noqa: BLE001 - deactivate must complete regardless
                 self.get_logger().error(f"flush at deactivate failed: {exc}")
             finally:
                 flush_done.set()
 
     def _process(self, msg: Image, received: float) -> None:
-        stream = self.stream
-        if stream is None:
+        deblurrer = self.deblurrer
+        if deblurrer is None:
             return
         try:
             decoded = decode_image(msg)
@@ -350,7 +347,8 @@ class LiveDeblurNode(LifecycleNode):
             return
         payload = _Frame(msg.header, msg.encoding, decoded.alpha, received)
         try:
-            outputs = stream.push(decoded.rgb, _stamp_ns(msg.header), payload)
+            stamp = stamp_ns(msg.header.stamp.sec, msg.header.stamp.nanosec)
+            outputs = deblurrer.push(decoded.rgb, stamp, payload)
         except Exception as exc:  # noqa: BLE001 - keep the node alive, say what happened
             self.stats.on_reject()
             self.get_logger().error(f"deblurring failed: {exc}", throttle_duration_sec=5.0)

@@ -157,7 +157,7 @@ def test_open_source_unknown_spec(tmp_path: Path) -> None:
 
 
 def test_synthetic_source_yields_blurry_frames() -> None:
-    pytest.importorskip("deblur_ros.core.synthesis.stream")
+    pytest.importorskip("deblur_ros.core.synthesis.shaky_camera")
     source = SyntheticSource(width=64, height=48, seed=3)
     frames = list(itertools.islice(source, 2))
     assert len(frames) == 2
@@ -175,9 +175,9 @@ def test_synthetic_source_passes_arguments_and_drops_sharp(monkeypatch) -> None:
             blurry = np.full((height, width, 3), index, np.uint8)
             yield blurry, np.full_like(blurry, 255)
 
-    fake = types.ModuleType("deblur_ros.core.synthesis.stream")
+    fake = types.ModuleType("deblur_ros.core.synthesis.shaky_camera")
     fake.synthetic_shaky_stream = fake_stream
-    monkeypatch.setitem(sys.modules, "deblur_ros.core.synthesis.stream", fake)
+    monkeypatch.setitem(sys.modules, "deblur_ros.core.synthesis.shaky_camera", fake)
     frames = list(itertools.islice(SyntheticSource(width=8, height=6, seed=5), 3))
     assert calls == [(8, 6, 5)]
     assert [int(frame[0, 0, 0]) for frame in frames] == [0, 1, 2]

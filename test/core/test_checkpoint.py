@@ -3,18 +3,18 @@
 import pytest
 import torch
 
-from deblur_ros.core.checkpoint import (
+from deblur_ros.core.models.checkpoint import (
     CheckpointError,
     load_model,
     resolve_model,
     save_checkpoint,
 )
-from deblur_ros.core.strcnn_dtb import StrcnnConfig, StrcnnDtb
+from deblur_ros.core.models.strcnn_dtb import StrcnnConfig, StrcnnDtb
 
 
 def test_round_trip_keeps_weights_config_and_metadata(tmp_path):
     torch.manual_seed(1)
-    model = StrcnnDtb(StrcnnConfig(width=8, future=0))
+    model = StrcnnDtb(StrcnnConfig(width=8, lookahead=0))
     torch.nn.init.normal_(model.to_image.weight)
     path = save_checkpoint(tmp_path / "m.pt", model, {"iterations": 12, "note": "x"})
     loaded, meta = load_model(path)
@@ -66,8 +66,40 @@ def test_weights_that_do_not_match_config(tmp_path):
     payload = torch.load(path, weights_only=True)
     payload["config"]["width"] = 16
     torch.save(payload, path)
-    with pytest.raises(CheckpointError, match="does not match"):
+    with pytest.raises(CheckpointError, match="does not fit .* wrong shape: filter_in.weight "
+                                             r"\(8, 9, 5, 5\) != \(16, 9, 5, 5\)") as info:
         load_model(path)
+    assert "\n" not in str(info.value)
+
+
+def test_missing_and_extra_weights_are_named(tmp_path):
+    path = save_checkpoint(tmp_path / "k.pt", StrcnnDtb(StrcnnConfig(width=8)))
+    payload = torch.load(path, weights_only=True)
+    payload["state_dict"]["stray.weight"] = payload["state_dict"].pop("blend.beta")
+    torch.save(payload, path)
+    with pytest.raises(CheckpointError, match="missing: blend.beta; unexpected: stray.weight"):
+        load_model(path)
+
+
+def test_a_file_that_is_not_a_torch_archive_says_so(tmp_path):
+    path = tmp_path / "notes.pt"
+    path.write_text("hello")
+    with pytest.raises(CheckpointError, match="not a PyTorch checkpoint .*5 bytes") as info:
+        load_model(path)
+    assert "(101)" not in str(info.value)
+
+
+def test_checkpoints_written_before_the_lookahead_rename_still_load(tmp_path):
+    """Format version 1 stored the look-ahead as ``future`` and had no activation (ReLU)."""
+    model = StrcnnDtb(StrcnnConfig(width=8, lookahead=0, activation="relu"))
+    path = save_checkpoint(tmp_path / "old.pt", model)
+    payload = torch.load(path, weights_only=True)
+    config = payload["config"]
+    config["future"] = config.pop("lookahead")
+    del config["activation"]
+    torch.save(payload, path)
+    loaded, meta = load_model(path)
+    assert loaded.config == model.config and meta["name"] == "strcnn-w8-m0"
 
 
 def test_resolve_names_and_paths(tmp_path):

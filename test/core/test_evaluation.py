@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from deblur_ros.core.evaluation import evaluate_sequence, summarise
-from deblur_ros.core.streaming import StreamingDeblurrer
+from deblur_ros.core.inference.streaming import StreamingDeblurrer
+from deblur_ros.core.scoring.evaluation import evaluate_sequence, summarise
 from deblur_ros.core.synthesis.procedural import dead_leaves
 from deblur_ros.core.synthesis.render import ClipSpec, render_clip
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from deblur_ros.core.checkpoint import DEFAULT_LIVE_MODEL, load_model, resolve_model
-from deblur_ros.core.streaming import StreamingDeblurrer
+from deblur_ros.core.inference.streaming import StreamingDeblurrer
+from deblur_ros.core.models.checkpoint import DEFAULT_LIVE_MODEL, load_model, resolve_model
 
 MODELS = Path(__file__).resolve().parents[2] / "models"
 SHIPPED = sorted(MODELS.glob("*.pt"))

@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from deblur_ros.core.metrics import psnr
-from deblur_ros.core.streaming import StreamingDeblurrer
+from deblur_ros.core.inference.streaming import StreamingDeblurrer
+from deblur_ros.core.scoring.metrics import psnr
 from deblur_ros.core.synthesis.motion import MotionSpec, render_motion_clip
 from deblur_ros.core.synthesis.procedural import dead_leaves
 

@@ -4,13 +4,13 @@ import numpy as np
 import pytest
 import torch
 
-from deblur_ros.core.strcnn_dtb import StrcnnConfig, StrcnnDtb
-from deblur_ros.core.streaming import StreamingDeblurrer, select_device
+from deblur_ros.core.inference.streaming import StreamingDeblurrer, select_device
+from deblur_ros.core.models.strcnn_dtb import StrcnnConfig, StrcnnDtb
 
 
-def make_stream(future: int = 1, randomise: bool = True, seed: int = 0) -> StreamingDeblurrer:
+def make_stream(lookahead: int = 1, randomise: bool = True, seed: int = 0) -> StreamingDeblurrer:
     torch.manual_seed(seed)
-    model = StrcnnDtb(StrcnnConfig(width=8, past=max(1, future), future=future))
+    model = StrcnnDtb(StrcnnConfig(width=8, past=max(1, lookahead), lookahead=lookahead))
     if randomise:
         torch.nn.init.normal_(model.to_image.weight, std=0.05)
     return StreamingDeblurrer(model, "cpu")
@@ -22,8 +22,8 @@ def frames(n, h=12, w=16, c=3, seed=0):
 
 
 def test_lookahead_delays_by_one_frame_and_flush_returns_the_rest():
-    stream = make_stream(future=1)
-    assert stream.delay_frames == 1
+    stream = make_stream(lookahead=1)
+    assert stream.lookahead == 1
     clip = frames(4)
     assert stream.push(clip[0], 10) == []
     got = []
@@ -34,10 +34,14 @@ def test_lookahead_delays_by_one_frame_and_flush_returns_the_rest():
     tail = stream.flush()
     assert [o.stamp for o in tail] == [13]
     assert stream.flush() == [] and stream.pending == 0
+    # the delayed frames are the same pictures a whole-clip run gives, in order
+    whole = make_stream(lookahead=1).process(clip)
+    for out, expected in zip(got + tail, whole, strict=True):
+        np.testing.assert_array_equal(out.frame, expected)
 
 
 def test_causal_model_returns_each_frame_immediately():
-    stream = make_stream(future=0)
+    stream = make_stream(lookahead=0)
     for i, f in enumerate(frames(3)):
         out = stream.push(f, i, payload=f"p{i}")
         assert [(o.stamp, o.payload) for o in out] == [(i, f"p{i}")]
@@ -46,21 +50,35 @@ def test_causal_model_returns_each_frame_immediately():
 def test_output_depends_on_previous_frames():
     clip = frames(3, seed=1)
     other = frames(3, seed=2)
-    a = make_stream(future=0).process([other[0], other[1], clip[2]])
-    b = make_stream(future=0).process([clip[0], clip[1], clip[2]])
+    a = make_stream(lookahead=0).process([other[0], other[1], clip[2]])
+    b = make_stream(lookahead=0).process([clip[0], clip[1], clip[2]])
     assert np.abs(a[2] - b[2]).max() > 1e-4
 
 
-def test_streaming_matches_whole_clip_and_is_deterministic():
-    clip = frames(5)
-    one = make_stream().process(clip)
-    two = make_stream().process(clip)
-    assert all(np.array_equal(x, y) for x, y in zip(one, two))
+def test_streaming_equals_the_network_on_hand_built_windows():
+    """Frame by frame, the streamer feeds the network the windows the paper's model needs:
+    (previous, current, next), the first frame standing in before the start and the last
+    one after the end, with the state carried from step to step."""
+    clip = frames(4)
+    stream = make_stream(lookahead=1)
+    streamed = stream.process(clip)
+    model = stream.runner.model
+    t = [torch.from_numpy(f.transpose(2, 0, 1).copy()) for f in clip]
+    windows = [(0, 0, 1), (0, 1, 2), (1, 2, 3), (2, 3, 3)]
+    state = None
+    with torch.no_grad():
+        for (a, b, c), got in zip(windows, streamed, strict=True):
+            window = torch.stack([t[a], t[b], t[c]])[None]
+            state = model.initial_state(window) if state is None else state
+            sharp, state = model(window, state)
+            expected = sharp[0].clamp(0, 1).permute(1, 2, 0).numpy()
+            np.testing.assert_allclose(got, expected, atol=1e-6)
+    assert not np.allclose(streamed[1], clip[1], atol=1e-3)  # the network did something
 
 
 @pytest.mark.parametrize("shape", [(15, 17, 3), (7, 9, 1), (11, 13), (2, 2, 3)])
 def test_any_size_and_layout_cropped_back_exactly(shape):
-    stream = make_stream(future=1, randomise=False)  # identity network
+    stream = make_stream(lookahead=1, randomise=False)  # identity network
     rng = np.random.default_rng(3)
     clip = [rng.random(shape, dtype=np.float32) for _ in range(3)]
     out = stream.process(clip)
@@ -71,14 +89,14 @@ def test_any_size_and_layout_cropped_back_exactly(shape):
 
 
 def test_uint8_in_uint8_out():
-    stream = make_stream(future=0, randomise=False)
+    stream = make_stream(lookahead=0, randomise=False)
     img = (np.arange(6 * 8 * 3) % 256).astype(np.uint8).reshape(6, 8, 3)
     (out,) = stream.process([img])
     assert out.dtype == np.uint8 and np.array_equal(out, img)
 
 
 def test_resolution_change_flushes_then_resets_state():
-    stream = make_stream(future=1)
+    stream = make_stream(lookahead=1)
     a, b = frames(2, 12, 16), frames(1, 10, 14)
     stream.push(a[0], 1)
     stream.push(a[1], 2)  # returns frame 1, frame 2 pending
@@ -86,18 +104,18 @@ def test_resolution_change_flushes_then_resets_state():
     assert [o.stamp for o in out] == [2] and out[0].frame.shape == (12, 16, 3)
     assert stream.resets == 1
     (last,) = stream.flush()
-    fresh = make_stream(future=1).process([b[0]])[0]
+    fresh = make_stream(lookahead=1).process([b[0]])[0]
     np.testing.assert_array_equal(last.frame, fresh)  # no state carried over
 
 
 def test_stamp_going_backwards_resets_like_a_looped_bag():
     clip = frames(3)
-    stream = make_stream(future=0)
+    stream = make_stream(lookahead=0)
     stream.process(clip)  # leaves state behind
     stream.push(clip[0], 100)
     out = stream.push(clip[1], 5)  # jump backwards
     assert stream.resets == 1
-    np.testing.assert_array_equal(out[0].frame, make_stream(future=0).process([clip[1]])[0])
+    np.testing.assert_array_equal(out[0].frame, make_stream(lookahead=0).process([clip[1]])[0])
 
 
 def test_rejects_bad_frame_shape():
@@ -113,3 +131,14 @@ def test_select_device():
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="no CUDA"):
             select_device("cuda")
+
+
+def test_window_rule_stands_the_nearest_frame_in_at_both_ends():
+    from deblur_ros.core.inference.windows import window_indices
+
+    assert window_indices(0, 5, past=1, lookahead=1) == [0, 0, 1]
+    assert window_indices(2, 5, past=2, lookahead=1) == [0, 1, 2, 3]
+    assert window_indices(4, 5, past=1, lookahead=2) == [3, 4, 4, 4]
+    assert window_indices(0, 1, past=1, lookahead=0) == [0, 0]
+    with pytest.raises(IndexError):
+        window_indices(5, 5, past=1, lookahead=1)

@@ -23,7 +23,7 @@ from deblur_ros.core.synthesis.render import (
     render_clip_with_info,
     render_validation_set,
 )
-from deblur_ros.core.synthesis.stream import synthetic_shaky_stream
+from deblur_ros.core.synthesis.shaky_camera import synthetic_shaky_stream
 from deblur_ros.core.synthesis.trajectory import PROFILES, camera_homographies
 
 

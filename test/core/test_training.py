@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from deblur_ros.core.checkpoint import save_checkpoint
-from deblur_ros.core.strcnn_dtb import StrcnnConfig, StrcnnDtb
-from deblur_ros.core.streaming import StreamingDeblurrer
+from deblur_ros.core.inference.streaming import StreamingDeblurrer
+from deblur_ros.core.models.checkpoint import save_checkpoint
+from deblur_ros.core.models.strcnn_dtb import StrcnnConfig, StrcnnDtb
 from deblur_ros.core.synthesis.motion import MotionSpec, render_motion_clip
 from deblur_ros.core.synthesis.procedural import dead_leaves
 from deblur_ros.core.training.live_trainer import (
@@ -33,12 +33,12 @@ def _fixed_batch(n_clips: int = 2, frames: int = 3, size: int = 32) -> tuple[tor
     return torch.stack(blurry), torch.stack(sharp)
 
 
-def _trained(future: int = 1, width: int = 8, steps: int = 150) -> tuple[StrcnnDtb, list[float]]:
+def _trained(lookahead: int = 1, width: int = 8, steps: int = 150) -> tuple[StrcnnDtb, list[float]]:
     """A few seconds of the real training step on one fixed batch (the recipe's lr and
     warm-up; the zero-initialised output layer gives a plateau of ~50 steps first)."""
     torch.manual_seed(0)
-    model = StrcnnDtb(StrcnnConfig(width=width, future=future))
-    cfg = LiveTrainConfig(width=width, future=future, lr=1e-3, warmup=10, iterations=steps,
+    model = StrcnnDtb(StrcnnConfig(width=width, lookahead=lookahead))
+    cfg = LiveTrainConfig(width=width, lookahead=lookahead, lr=1e-3, warmup=10, iterations=steps,
                           schedule="step", loss="l1")
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     blurry, sharp = _fixed_batch()
@@ -102,7 +102,7 @@ def test_warm_start_dropping_the_look_ahead_matches_on_a_still_scene(tmp_path):
     (every frame alike) the causal model starts exactly where the look-ahead model is."""
     source, _ = _trained(steps=40)
     path = save_checkpoint(tmp_path / "src.pt", source)
-    causal = StrcnnDtb(StrcnnConfig(width=8, future=0))
+    causal = StrcnnDtb(StrcnnConfig(width=8, lookahead=0))
     warm_start(causal, path)
     blurry, _ = _fixed_batch()
     still = blurry[:, :1].expand(-1, 3, -1, -1, -1).contiguous()

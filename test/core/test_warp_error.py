@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from deblur_ros.core.warp_error import (
+from deblur_ros.core.scoring.warp_error import (
     FlowPair,
     input_flows,
     optical_flow,

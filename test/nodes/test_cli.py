@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from deblur_ros.cli.main import main
@@ -16,9 +17,22 @@ def test_demo_writes_side_by_side_and_reports(identity_model, tmp_path, capsys):
     assert code == 0, out
     import cv2
 
+    import re
+
     png = cv2.imread(str(tmp_path / "before_after.png"))
-    assert png.shape == (48, 128, 3)
-    assert "fps" in out and "latency" in out and "dropped" in out
+    assert png.shape == (48, 64 + 4 + 64, 3)  # input | 4 px gap | output
+    # the identity model returns its input: below the labels the two panels are equal,
+    # and the input is the camera's picture, not a blank
+    before, after = png[24:, :64].astype(int), png[24:, 68:].astype(int)
+    assert np.abs(before - after).max() <= 1 and before.std() > 5
+    frames, fps, dropped, received = re.search(
+        r"deblurred (\d+) frames: ([\d.]+) fps \(camera 10 Hz, dropped (\d+) of (\d+)\)",
+        out).groups()
+    assert int(frames) >= 3 and 0 < float(fps) < 30 and int(dropped) < int(received)
+    p50, p95 = map(int, re.search(r"p50 (\d+) ms, p95 (\d+) ms", out).groups())
+    assert 0 < p50 <= p95
+    inp, outp = map(float, re.search(r"input ([\d.]+) -> output ([\d.]+)", out).groups())
+    assert inp > 0 and abs(inp - outp) < 0.05 * inp  # identity: as sharp as its input
 
 
 def test_demo_with_missing_model_fails_with_reason(tmp_path, capsys):
@@ -34,7 +48,7 @@ def test_unknown_command_and_help(capsys):
 
 
 def test_train_live_short_run_resumes_and_exports(tmp_path, capsys):
-    from deblur_ros.core.checkpoint import load_model
+    from deblur_ros.core.models.checkpoint import load_model
 
     args = ["train", "live", "--out", str(tmp_path / "run"), "--width", "8", "--batch", "1",
             "--crop", "32", "--clip-frames", "3", "--workers", "0", "--val-every", "2",

@@ -64,7 +64,7 @@ def _yaml_params(name: str) -> tuple[str, dict]:
 
 
 def test_live_yaml_parameters_are_declared_by_the_node(ros, identity_model):
-    from deblur_ros.core.checkpoint import resolve_model
+    from deblur_ros.core.models.checkpoint import resolve_model
     from deblur_ros.nodes.live_node import LiveDeblurNode
 
     node_name, params = _yaml_params("live.yaml")

@@ -165,7 +165,7 @@ def test_reactivation_resumes_and_all_model_work_stays_on_one_thread(ros, identi
     flush, across deactivate/activate cycles, must run on the one worker thread."""
     import threading
 
-    from deblur_ros.core.streaming import StreamingDeblurrer
+    from deblur_ros.core.inference.streaming import StreamingDeblurrer
 
     threads: set[int] = set()
     original_push, original_flush = StreamingDeblurrer.push, StreamingDeblurrer.flush
@@ -305,8 +305,8 @@ def _rss_mb() -> float:
 
 
 def test_fast_camera_slow_model_drops_frames_without_queueing(ros, tmp_path):
-    from deblur_ros.core.checkpoint import save_checkpoint
-    from deblur_ros.core.strcnn_dtb import StrcnnConfig, StrcnnDtb
+    from deblur_ros.core.models.checkpoint import save_checkpoint
+    from deblur_ros.core.models.strcnn_dtb import StrcnnConfig, StrcnnDtb
 
     model = save_checkpoint(tmp_path / "wide.pt", StrcnnDtb(StrcnnConfig(width=64)))
     live = make_live(ros, model, torch_threads=1)

@@ -15,13 +15,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from deblur_ros.core.imaging import IMAGE_EXTENSIONS
+
 from .procedural import dead_leaves
 
 TRAIN_SETS = ("cbsd68", "mcmaster18")
 VAL_SETS = ("kodak24",)
 
 PHOTO_ROOT_ENV = "DEBLUR_ROS_PHOTOS"
-_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 # Downscaling removes the photos' own slight blur and noise, which would otherwise leak
 # into the "sharp" targets; it also varies the scale of content. Never more than this.
 _MIN_DOWNSCALE = 0.6
@@ -61,7 +62,7 @@ class PhotoPool:
                 folder = self.root / name
                 if folder.is_dir():
                     self.paths += sorted(p for p in folder.iterdir()
-                                         if p.suffix.lower() in _EXTENSIONS)
+                                         if p.suffix.lower() in IMAGE_EXTENSIONS)
         if self.root is not None and not self.paths:
             # Training would silently fall back to procedural images; say so.
             warnings.warn(f"no photos of sets {self.sets} under {self.root}; "

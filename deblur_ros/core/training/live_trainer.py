@@ -1,34 +1,30 @@
 """Training of the live model (STRCNN+DTB) on clips synthesised from sharp photos.
 
-Defaults are the paper's (Sec. 5.2-5.3): MSE + 1e-5 weight decay, Adam 1e-4 decayed
-x0.96 every 10k steps, 13-frame clips, 128x128 crops, batch 8, 300k iterations.
-Each clip is run through the network exactly as the streaming deblurrer runs a
-live stream (replicated past frames at the start, replicated look-ahead at the
-end), so training sees the same boundary handling as inference.
+Defaults are the CPU recipe measured in ``models/TRAINING.md``; ``LiveTrainConfig.paper()``
+gives the paper's (Sec. 5.2-5.3: MSE + 1e-5 weight decay, Adam 1e-4 decayed x0.96 every
+10k steps, 13-frame clips, 128x128 crops, batch 8, 300k iterations). Each clip is run
+through the network with the window rule of the streaming deblurrer
+(:mod:`deblur_ros.core.inference.windows`), so training sees the same boundary handling
+as inference.
 """
 
 from __future__ import annotations
 
 import math
-import platform
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch.nn import functional as F  # noqa: N812
 
-from deblur_ros.core.checkpoint import read_checkpoint, save_checkpoint
-from deblur_ros.core.metrics import psnr
-from deblur_ros.core.strcnn_dtb import (
-    FEEDBACK_CHANNELS,
-    RecurrentState,
-    StrcnnConfig,
-    StrcnnDtb,
-)
-from deblur_ros.core.streaming import select_device
+from deblur_ros.core.hardware import cpu_has_bf16, hardware_description
+from deblur_ros.core.inference.streaming import StreamingDeblurrer, select_device
+from deblur_ros.core.inference.windows import window_indices
+from deblur_ros.core.models.checkpoint import read_checkpoint, save_checkpoint
+from deblur_ros.core.models.strcnn_dtb import FEEDBACK_CHANNELS, StrcnnConfig, StrcnnDtb
+from deblur_ros.core.scoring.validation import psnr_summary, score_clips
 
 
 @dataclass
@@ -39,7 +35,7 @@ class LiveTrainConfig:
     """
 
     width: int = 16
-    future: int = 1
+    lookahead: int = 1
     past: int = 1
     iterations: int = 20_000
     batch: int = 8
@@ -71,7 +67,7 @@ class LiveTrainConfig:
 
     @property
     def model_config(self) -> StrcnnConfig:
-        return StrcnnConfig(width=self.width, past=self.past, future=self.future,
+        return StrcnnConfig(width=self.width, past=self.past, lookahead=self.lookahead,
                             activation=self.activation)
 
     @staticmethod
@@ -82,70 +78,30 @@ class LiveTrainConfig:
             "save_every": 1000} | overrides))
 
 
-def hardware_description(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu} ({torch.get_num_threads()} threads)"
-
-
-def run_clip(
-    model: StrcnnDtb, blurry: torch.Tensor, state: RecurrentState | None = None
-) -> torch.Tensor:
-    """Restore every frame of [N, T, 3, H, W] clips; returns [N, T, 3, H, W]."""
+def run_clip(model: StrcnnDtb, blurry: torch.Tensor) -> torch.Tensor:
+    """Restore every frame of [N, T, 3, H, W] clips from a fresh state; returns
+    [N, T, 3, H, W]. Windows follow :func:`window_indices`, as in streaming."""
     cfg = model.config
     n_frames = blurry.shape[1]
-    idx = torch.arange(-cfg.past, cfg.future + 1)
+    state = None
     outputs = []
     for t in range(n_frames):
-        window = blurry[:, (idx + t).clamp(0, n_frames - 1)]
+        window = blurry[:, window_indices(t, n_frames, cfg.past, cfg.lookahead)]
+        if state is None:
+            state = model.initial_state(window)
         sharp, state = model(window, state)
         outputs.append(sharp)
     return torch.stack(outputs, dim=1)
 
 
-def validation_clips(cfg: LiveTrainConfig) -> list[dict]:
-    from deblur_ros.core.synthesis.validation import validation_set
-
-    return validation_set(cfg.val_photos, cfg.val_size, cfg.val_frames, cfg.photo_root)
-
-
-@torch.inference_mode()
 def evaluate(model: StrcnnDtb, clips: list[dict], device: torch.device) -> dict[str, float]:
-    """Mean PSNR of input and output over all frames, and per blur level of the set."""
-    model.eval()
-    scores: dict[str, list[tuple[float, float]]] = {}
-    for clip in clips:
-        blurry = torch.from_numpy(clip["blurry"]).permute(0, 3, 1, 2)[None].to(device)
-        sharp_pred = run_clip(model, blurry)[0].clamp(0, 1).permute(0, 2, 3, 1).cpu().numpy()
-        for t in range(sharp_pred.shape[0]):
-            scores.setdefault(str(clip["level"]), []).append(
-                (psnr(clip["blurry"][t], clip["sharp"][t]), psnr(sharp_pred[t], clip["sharp"][t])))
-    model.train()
-    every = [pair for pairs in scores.values() for pair in pairs]
-    result: dict = {"input_psnr": float(np.mean([a for a, _ in every])),
-                    "output_psnr": float(np.mean([b for _, b in every])), "frames": len(every)}
-    result["by_level"] = {
-        level: {"input_psnr": float(np.mean([a for a, _ in pairs])),
-                "output_psnr": float(np.mean([b for _, b in pairs]))}
-        for level, pairs in scores.items()}
-    return result
-
-
-def cpu_has_bf16() -> bool:
-    """Native bf16 matrix units (AVX512_BF16 or AMX): where bf16 autocast pays on a CPU."""
+    """Validation PSNR (input and output, overall and per blur level) by the one scorer
+    ``eval --validation`` uses; leaves the model in training mode."""
+    deblurrer = StreamingDeblurrer(model, device)
     try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
+        return psnr_summary(score_clips(deblurrer, clips, figures=("psnr",)))
+    finally:
+        model.train()
 
 
 def training_loss(name: str, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -195,13 +151,13 @@ def warm_start(model: StrcnnDtb, path: str | Path) -> str:
     src = dict(src)
     w_in = src["filter_in.weight"].reshape(src_cfg.width, src_cfg.n_frames, 3, 5, 5)
     frames = []
-    for offset in range(-cfg.past, cfg.future + 1):
-        # Nearest frame of the source window; extra past/future frames start at zero.
+    for offset in range(-cfg.past, cfg.lookahead + 1):
+        # Nearest frame of the source window; extra past/look-ahead frames start at zero.
         j = offset + src_cfg.past
         frames.append(w_in[:, j] if 0 <= j < src_cfg.n_frames else torch.zeros_like(w_in[:, 0]))
     for j in range(src_cfg.n_frames):
         offset = j - src_cfg.past
-        if offset > cfg.future:
+        if offset > cfg.lookahead:
             frames[cfg.past] = frames[cfg.past] + w_in[:, j]
         elif offset < -cfg.past:
             frames[0] = frames[0] + w_in[:, j]
@@ -289,6 +245,7 @@ def train_live(cfg: LiveTrainConfig, out_dir: Path, resume: bool = True,
     from deblur_ros.core.synthesis.motion import MotionSpec
     from deblur_ros.core.synthesis.photos import TRAIN_SETS, PhotoPool, default_photo_root
     from deblur_ros.core.synthesis.render import ClipSpec
+    from deblur_ros.core.synthesis.validation import validation_set
     from deblur_ros.core.training.curve_plot import write_curve
 
     check_config(cfg)
@@ -338,7 +295,7 @@ def train_live(cfg: LiveTrainConfig, out_dir: Path, resume: bool = True,
         pin_memory=device.type == "cuda", persistent_workers=cfg.workers > 0,
         prefetch_factor=4 if cfg.workers > 0 else None,
     )
-    val = validation_clips(cfg)
+    val = validation_set(cfg.val_photos, cfg.val_size, cfg.val_frames, cfg.photo_root)
     data_recipe = {
         "recipe": cfg.data,
         "photos": str(root) if root else None,

@@ -19,9 +19,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from deblur_ros.core.metrics import psnr, sharpness, ssim
-from deblur_ros.core.streaming import StreamingDeblurrer
-from deblur_ros.core.warp_error import FLOW_NAME, input_flows, pair_error
+from deblur_ros.core.imaging import to_float01
+from deblur_ros.core.inference.streaming import StreamingDeblurrer
+from deblur_ros.core.scoring.metrics import psnr, sharpness, ssim
+from deblur_ros.core.scoring.warp_error import FLOW_NAME, input_flows, pair_error
 
 FIGURES = ("psnr", "ssim", "ewarp", "sharpness")
 
@@ -68,24 +69,25 @@ class SequenceResult:
                 "width": self.width, "fps": self.fps, **self.scores.summary()}
 
 
-def _float01(img: np.ndarray) -> np.ndarray:
-    if img.dtype == np.uint8:
-        return img.astype(np.float32) / 255.0
-    return np.clip(img.astype(np.float32), 0.0, 1.0)
-
-
 def evaluate_sequence(
     stream: StreamingDeblurrer,
     blurry: Iterable[np.ndarray],
     sharp: Iterable[np.ndarray] | None = None,
     name: str = "sequence",
     keep: Callable[[int], bool] = lambda index: False,
+    figures: Iterable[str] = FIGURES,
 ) -> SequenceResult:
     """Deblur ``blurry`` in order with a fresh state and score every frame.
 
     ``sharp`` (same length, same size) enables PSNR and SSIM. ``keep(index)`` picks
     the frames whose input, output and ground truth are returned for a report.
+    ``figures`` limits the work (training validates on PSNR alone: SSIM and optical
+    flow would cost more than the network).
     """
+    figures = set(figures)
+    unknown = figures - set(FIGURES)
+    if unknown:
+        raise ValueError(f"unknown figures {sorted(unknown)}: use {', '.join(FIGURES)}")
     stream.reset()
     sync = torch.cuda.synchronize if stream.device.type == "cuda" else (lambda: None)
     sharp_iter = iter(sharp) if sharp is not None else None
@@ -98,16 +100,19 @@ def evaluate_sequence(
 
     def score(index: int, inp: np.ndarray, out: np.ndarray, gt: np.ndarray | None) -> None:
         nonlocal previous
-        inp, out = _float01(inp), _float01(out)
+        inp, out = to_float01(inp), to_float01(out)
         if gt is not None:
-            gt = _float01(gt)
+            gt = to_float01(gt)
             if gt.shape != inp.shape:
                 raise ValueError(f"{name}: frame {index}: ground truth {gt.shape} does not "
                                  f"match the blurry frame {inp.shape}")
-            scores.psnr.append((psnr(inp, gt), psnr(out, gt)))
-            scores.ssim.append((ssim(inp, gt), ssim(out, gt)))
-        scores.sharpness.append((sharpness(inp), sharpness(out)))
-        if previous is not None and previous[0].shape == inp.shape:
+            if "psnr" in figures:
+                scores.psnr.append((psnr(inp, gt), psnr(out, gt)))
+            if "ssim" in figures:
+                scores.ssim.append((ssim(inp, gt), ssim(out, gt)))
+        if "sharpness" in figures:
+            scores.sharpness.append((sharpness(inp), sharpness(out)))
+        if "ewarp" in figures and previous is not None and previous[0].shape == inp.shape:
             flow = input_flows([previous[0], inp])[0]
             scores.ewarp.append((pair_error(previous[0], inp, flow),
                                  pair_error(previous[1], out, flow)))

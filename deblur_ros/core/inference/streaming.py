@@ -2,9 +2,10 @@
 
 This is the one streaming interface the live node, the bag tool and the evaluator
 share: feed ``(frame, stamp)``, get back the frames that are ready as
-``StreamOutput(stamp, frame, payload)``. A model that looks ``future`` frames ahead
-returns frame n when frame n+future arrives; :meth:`flush` returns the rest at the
-end of a stream, replicating the last frame for the look-ahead it lacks.
+``StreamOutput(stamp, frame, payload)``. A model with ``lookahead`` frames of
+look-ahead returns frame n when frame n+lookahead arrives; :meth:`flush` returns the
+rest at the end of a stream. Which frames form each window is
+:func:`windows.window_indices`, the rule training uses too.
 
 The state is reset (after flushing what is pending, so no frame is lost) when the
 resolution changes or a stamp goes backwards, which is what a looped bag or a
@@ -22,8 +23,11 @@ import numpy as np
 import torch
 from torch.nn import functional as F  # noqa: N812
 
-from deblur_ros.core.checkpoint import load_model
-from deblur_ros.core.strcnn_dtb import RecurrentState, StrcnnDtb
+from deblur_ros.core.imaging import from_float01, to_float01
+from deblur_ros.core.inference.runners.torch_runner import TorchRunner
+from deblur_ros.core.inference.windows import window_indices
+from deblur_ros.core.models.checkpoint import load_model
+from deblur_ros.core.models.strcnn_dtb import RecurrentState, StrcnnDtb
 
 
 @dataclass
@@ -35,7 +39,6 @@ class StreamOutput:
 
 @dataclass
 class _Pending:
-    tensor: torch.Tensor  # [3, Hp, Wp] padded, float in [0, 1], on the model's device
     stamp: int
     payload: Any
     shape: tuple[int, ...]
@@ -66,12 +69,7 @@ def to_chw(frame: np.ndarray) -> tuple[np.ndarray, tuple[int, ...]]:
         frame = frame[:, :, None]
     if frame.ndim != 3 or frame.shape[2] not in (1, 3):
         raise ValueError(f"expected an HxW, HxWx1 or HxWx3 frame, got shape {frame.shape}")
-    if frame.dtype == np.uint8:
-        data = frame.astype(np.float32) / 255.0
-    elif frame.dtype == np.uint16:
-        data = frame.astype(np.float32) / 65535.0
-    else:
-        data = frame.astype(np.float32, copy=False)
+    data = to_float01(frame)
     if data.shape[2] == 1:
         data = np.repeat(data, 3, axis=2)
     return np.ascontiguousarray(data.transpose(2, 0, 1)), shape
@@ -82,27 +80,23 @@ def from_chw(sharp: torch.Tensor, shape: tuple[int, ...], dtype: np.dtype) -> np
     out = sharp.clamp(0.0, 1.0)
     if len(shape) == 2 or shape[2] == 1:
         out = out.mean(dim=0, keepdim=True)
-    array = out.permute(1, 2, 0).float().cpu().numpy()
-    if dtype == np.uint8:
-        array = np.rint(array * 255.0).astype(np.uint8)
-    elif dtype == np.uint16:
-        array = np.rint(array * 65535.0).astype(np.uint16)
-    else:
-        array = array.astype(dtype, copy=False)
-    return array.reshape(shape)
+    return from_float01(out.permute(1, 2, 0).float().cpu().numpy(), dtype).reshape(shape)
 
 
 class StreamingDeblurrer:
-    """Runs a :class:`StrcnnDtb` over a stream, one frame in, zero or more frames out."""
+    """Runs the live network over a stream, one frame in, zero or more frames out."""
 
     def __init__(self, model: StrcnnDtb, device: torch.device | str = "cpu",
                  name: str | None = None) -> None:
-        self.device = torch.device(device)
-        self.model = model.eval().to(self.device)
+        self.runner = TorchRunner(model, device)
+        self.device = self.runner.device
         self.config = model.config
         self.name = name or self.config.name
-        self._history: deque[torch.Tensor] = deque(maxlen=max(self.config.past, 1))
+        cfg = self.config
+        # The frames a window can still need: ``past`` before the oldest pending frame.
+        self._frames: deque[torch.Tensor] = deque(maxlen=cfg.past + 1 + cfg.lookahead)
         self._pending: deque[_Pending] = deque()
+        self._count = 0  # frames pushed since the last reset
         self._state: RecurrentState | None = None
         self._shape: tuple[int, int] | None = None
         self._last_stamp: int | None = None
@@ -115,9 +109,9 @@ class StreamingDeblurrer:
         return cls(model, dev, name=metadata.get("name"))
 
     @property
-    def delay_frames(self) -> int:
+    def lookahead(self) -> int:
         """Frames of look-ahead: how many pushes pass before a frame comes back."""
-        return self.config.future
+        return self.config.lookahead
 
     @property
     def pending(self) -> int:
@@ -125,8 +119,9 @@ class StreamingDeblurrer:
 
     def reset(self) -> None:
         """Forget the recurrent state and all pending frames (they are dropped, not returned)."""
-        self._history.clear()
+        self._frames.clear()
         self._pending.clear()
+        self._count = 0
         self._state = None
         self._shape = None
         self._last_stamp = None
@@ -145,17 +140,19 @@ class StreamingDeblurrer:
             self.resets += 1
         self._shape = size
         self._last_stamp = stamp
-        tensor = self._pad(torch.from_numpy(data).to(self.device))
-        self._pending.append(_Pending(tensor, stamp, payload, shape, frame.dtype))
-        while len(self._pending) > self.config.future:
-            out.append(self._step())
+        self._frames.append(self._pad(torch.from_numpy(data).to(self.device)))
+        self._pending.append(_Pending(stamp, payload, shape, frame.dtype))
+        self._count += 1
+        while len(self._pending) > self.config.lookahead:
+            out.append(self._step(known=self._count))
         return out
 
     def flush(self) -> list[StreamOutput]:
-        """Return every pending frame, using the last frame in place of missing look-ahead."""
+        """Return every pending frame: the stream ends here, so the window rule stands the
+        last frame in for the look-ahead that will not come."""
         out = []
         while self._pending:
-            out.append(self._step())
+            out.append(self._step(known=self._count))
         return out
 
     def process(
@@ -176,19 +173,21 @@ class StreamingDeblurrer:
             tensor = F.pad(tensor[None], (0, pw, 0, ph), mode="replicate")[0]
         return tensor
 
-    @torch.inference_mode()
-    def _step(self) -> StreamOutput:
-        target = self._pending[0]
-        past = list(self._history)[-self.config.past:] if self.config.past else []
-        while len(past) < self.config.past:
-            past.insert(0, past[0] if past else target.tensor)
-        future = [p.tensor for p in list(self._pending)[1:1 + self.config.future]]
-        while len(future) < self.config.future:
-            future.append(future[-1] if future else target.tensor)
-        window = torch.stack(past + [target.tensor] + future)[None]
-        sharp, self._state = self.model(window, self._state)
-        self._history.append(target.tensor)
-        self._pending.popleft()
+    def _step(self, known: int) -> StreamOutput:
+        """Restore the oldest pending frame from the ``known`` frames of this stream.
+
+        While more frames can come, ``known`` already covers its look-ahead; at a flush
+        the window rule clamps to the last frame, exactly as it does at a clip's end in
+        training."""
+        cfg = self.config
+        target = self._pending.popleft()
+        index = known - 1 - len(self._pending)  # the target's index in the stream
+        first_held = known - len(self._frames)  # stream index of self._frames[0]
+        window = torch.stack([self._frames[i - first_held] for i in
+                              window_indices(index, known, cfg.past, cfg.lookahead)])[None]
+        if self._state is None:
+            self._state = self.runner.initial_state(window)
+        sharp, self._state = self.runner.step(window, self._state)
         h, w = target.shape[0], target.shape[1]
         frame = from_chw(sharp[0, :, :h, :w], target.shape, target.dtype)
         return StreamOutput(target.stamp, frame, target.payload)

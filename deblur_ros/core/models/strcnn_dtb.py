@@ -41,14 +41,14 @@ FEEDBACK_CHANNELS = 32
 class StrcnnConfig:
     """What a checkpoint must record to rebuild the network.
 
-    ``past`` and ``future`` count the neighbour frames on each side of the frame
-    being restored: the paper's model is past=1, future=1 (2m+1 = 3 frames, one
-    frame of delay); the causal model is past=1, future=0 (no delay).
+    ``past`` and ``lookahead`` count the neighbour frames on each side of the frame
+    being restored: the paper's model is past=1, lookahead=1 (2m+1 = 3 frames, one
+    frame of delay); the causal model is past=1, lookahead=0 (no delay).
     """
 
     width: int = 64
     past: int = 1
-    future: int = 1
+    lookahead: int = 1
     blocks: int = 4
     activation: str = "lrelu"  # "lrelu" (slope 0.1) or "relu" (the paper's)
 
@@ -59,11 +59,11 @@ class StrcnnConfig:
 
     @property
     def n_frames(self) -> int:
-        return self.past + 1 + self.future
+        return self.past + 1 + self.lookahead
 
     @property
     def name(self) -> str:
-        return model_name(self.width, self.future)
+        return model_name(self.width, self.lookahead)
 
 
 def _lrelu(x: Tensor) -> Tensor:
@@ -77,9 +77,9 @@ def _relu(x: Tensor) -> Tensor:
 ACTIVATIONS = {"lrelu": _lrelu, "relu": _relu}
 
 
-def model_name(width: int, future: int) -> str:
+def model_name(width: int, lookahead: int) -> str:
     """Checkpoint name, e.g. ``strcnn-w64-m1`` for the paper's model."""
-    return f"strcnn-w{width}-m{future}"
+    return f"strcnn-w{width}-m{lookahead}"
 
 
 class ResBlock(nn.Module):
@@ -98,7 +98,10 @@ class ResBlock(nn.Module):
 class DynamicTemporalBlending(nn.Module):
     """w = min(1, |tanh(A h~(n-1) + B h(n))| + beta);  h~(n) = w h(n) + (1 - w) h~(n-1).
 
-    A and B are the two halves of one 5x5 convolution over the concatenation.
+    A and B are the two halves of one 5x5 convolution over the concatenation. ``fresh``
+    (1 on a stream's first step, else 0) forces w = 1 there, so the first blended map is
+    h(n) itself without a branch on a missing state: the state is always tensors, which a
+    traced or exported graph can carry.
     """
 
     def __init__(self, channels: int, beta_init: float = 0.2) -> None:
@@ -106,20 +109,21 @@ class DynamicTemporalBlending(nn.Module):
         self.conv = nn.Conv2d(2 * channels, channels, 5, padding=2)
         self.beta = nn.Parameter(torch.tensor(float(beta_init)))
 
-    def forward(self, h: Tensor, h_prev: Tensor | None) -> Tensor:
-        if h_prev is None:
-            return h
+    def forward(self, h: Tensor, h_prev: Tensor, fresh: Tensor) -> Tensor:
         beta = self.beta.clamp(0.0, 1.0)
         w = torch.clamp(torch.tanh(self.conv(torch.cat([h_prev, h], dim=1))).abs() + beta, max=1.0)
+        w = torch.maximum(w, fresh.to(w.dtype))
         return w * h + (1.0 - w) * h_prev
 
 
 @dataclass
 class RecurrentState:
-    """What one time step hands to the next: F(n) and h~(n), both at half resolution."""
+    """What one time step hands to the next: F(n) and h~(n) at half resolution, and
+    ``fresh`` ([N, 1, 1, 1]: 1 before a stream's first step, 0 after it)."""
 
     feedback: Tensor
     blended: Tensor
+    fresh: Tensor
 
 
 class StrcnnDtb(nn.Module):
@@ -144,13 +148,22 @@ class StrcnnDtb(nn.Module):
         nn.init.zeros_(self.to_image.weight)
         nn.init.zeros_(self.to_image.bias)
 
-    def forward(
-        self, frames: Tensor, state: RecurrentState | None = None
-    ) -> tuple[Tensor, RecurrentState]:
+    def initial_state(self, frames: Tensor) -> RecurrentState:
+        """The state before a stream's first frame, shaped for ``frames`` [N, T, 3, H, W]."""
+        n, _, _, height, width = frames.shape
+        half = (height // 2, width // 2)
+        return RecurrentState(
+            feedback=frames.new_zeros(n, FEEDBACK_CHANNELS, *half),
+            blended=frames.new_zeros(n, self.config.width, *half),
+            fresh=frames.new_ones(n, 1, 1, 1),
+        )
+
+    def forward(self, frames: Tensor, state: RecurrentState) -> tuple[Tensor, RecurrentState]:
         """Restore the middle frame of ``frames``.
 
         frames: [N, n_frames, 3, H, W] in [0, 1], H and W even, oldest first;
-        the frame restored is index ``config.past``.
+        the frame restored is index ``config.past``. A stream starts from
+        :meth:`initial_state`.
         """
         n, t, ch, height, width = frames.shape
         if t != self.config.n_frames or ch != 3:
@@ -162,16 +175,12 @@ class StrcnnDtb(nn.Module):
             raise ValueError(f"height and width must be even, got {height}x{width}")
         x = self.act(self.filter_in(frames.reshape(n, t * ch, height, width)))
         x = self.act(self.down(x))
-        if state is None:
-            feedback = x.new_zeros(n, FEEDBACK_CHANNELS, height // 2, width // 2)
-            blended_prev = None
-        else:
-            feedback, blended_prev = state.feedback, state.blended
-        x = self.act(self.fuse(torch.cat([x, feedback], dim=1)))
+        x = self.act(self.fuse(torch.cat([x, state.feedback.to(x.dtype)], dim=1)))
         h = self.encoder(x)
-        blended = self.blend(h, blended_prev)
+        blended = self.blend(h, state.blended.to(h.dtype), state.fresh)
         y = self.decoder(blended)
-        new_state = RecurrentState(feedback=self.to_feedback(y), blended=blended)
+        new_state = RecurrentState(feedback=self.to_feedback(y), blended=blended,
+                                   fresh=torch.zeros_like(state.fresh))
         residual = self.to_image(self.act(self.up(y)))
         sharp = frames[:, self.config.past] + residual
         return sharp, new_state

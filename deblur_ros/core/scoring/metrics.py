@@ -10,15 +10,11 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-
-def _as_float(img: np.ndarray) -> np.ndarray:
-    if img.dtype == np.uint8:
-        return img.astype(np.float64) / 255.0
-    return img.astype(np.float64)
+from deblur_ros.core.imaging import to_float01
 
 
 def psnr(img: np.ndarray, ref: np.ndarray) -> float:
-    a, b = _as_float(img), _as_float(ref)
+    a, b = _float64(img), _float64(ref)
     if a.shape != b.shape:
         raise ValueError(f"shape mismatch: {a.shape} vs {b.shape}")
     mse = float(np.mean((a - b) ** 2))
@@ -26,7 +22,7 @@ def psnr(img: np.ndarray, ref: np.ndarray) -> float:
 
 
 def ssim(img: np.ndarray, ref: np.ndarray) -> float:
-    a, b = _as_float(img), _as_float(ref)
+    a, b = _float64(img), _float64(ref)
     if a.shape != b.shape:
         raise ValueError(f"shape mismatch: {a.shape} vs {b.shape}")
     if a.ndim == 2:
@@ -54,6 +50,10 @@ def sharpness(img: np.ndarray) -> float:
 
     The scene path uses the same measure to pick the sharpest frame of a window.
     """
-    a = _as_float(img)
+    a = _float64(img)
     grey = a if a.ndim == 2 else a[:, :, :3].mean(axis=2)
     return float(cv2.Laplacian(grey * 255.0, cv2.CV_64F).var())
+
+
+def _float64(img: np.ndarray) -> np.ndarray:
+    return to_float01(img, np.float64)

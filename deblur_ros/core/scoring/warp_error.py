@@ -27,17 +27,19 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from deblur_ros.core.imaging import to_float01
+
 FLOW_NAME = "opencv-dis-medium"
 
 
 def _grey_u8(img: np.ndarray) -> np.ndarray:
-    a = img.astype(np.float32) / 255.0 if img.dtype == np.uint8 else img.astype(np.float32)
+    a = to_float01(img)
     grey = a if a.ndim == 2 else a[:, :, :3].mean(axis=2)
     return np.clip(grey * 255.0 + 0.5, 0, 255).astype(np.uint8)
 
 
 def _as_float(img: np.ndarray) -> np.ndarray:
-    a = img.astype(np.float32) / 255.0 if img.dtype == np.uint8 else img.astype(np.float32)
+    a = to_float01(img)
     return a[:, :, None] if a.ndim == 2 else a
 
 
