@@ -22,6 +22,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from deblur_ros.cli.args import positive_float, positive_int, writable_file
+
 RESOLUTIONS = ((320, 240), (640, 480), (1280, 720))
 
 
@@ -265,8 +267,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--models", nargs="*", default=None,
                         help="checkpoints or shipped names (default: every shipped model)")
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--frames", type=int, default=30, help="most frames per model run")
-    parser.add_argument("--seconds", type=float, default=15.0,
+    parser.add_argument("--frames", type=positive_int, default=30,
+                        help="most frames per model run")
+    parser.add_argument("--seconds", type=positive_float, default=15.0,
                         help="most seconds per model run and per ROS phase")
     parser.add_argument("--no-ros", action="store_true", help="skip the ROS path")
     parser.add_argument("--json", type=Path, default=None, help="write the records here")
@@ -274,6 +277,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--model-fps", type=float, default=0.0, help=argparse.SUPPRESS)
     parser.add_argument("--model-p95", type=float, default=0.0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    problem = args.json and writable_file(args.json, "--json", make_parents=True)
+    if problem:
+        parser.error(problem)
     if args.ros_child:
         print(json.dumps(bench_ros(args.ros_child, args.device, args.model_fps, args.model_p95,
                                    args.seconds)))
@@ -283,8 +289,12 @@ def main(argv: list[str]) -> int:
     except ValueError as exc:
         print(f"deblur-ros bench: {exc}", file=sys.stderr)
         return 2
-    paths = ([resolve_model(m) for m in args.models] if args.models
+    paths = ([resolve_model(m, device) for m in args.models] if args.models
              else sorted(models_dir().glob("strcnn-*.pt")))
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        print(f"deblur-ros bench: model file not found: {', '.join(missing)}", file=sys.stderr)
+        return 2
     if not paths:
         print(f"deblur-ros bench: no models in {models_dir()}", file=sys.stderr)
         return 2

@@ -8,6 +8,8 @@ stamp, writes a before/after side-by-side PNG and prints throughput and latency.
 from __future__ import annotations
 
 import argparse
+import os
+import random
 import sys
 import threading
 import time
@@ -16,7 +18,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from deblur_ros.cli.main import positive_int
+from deblur_ros.cli.args import positive_float, positive_int
 from deblur_ros.core.imaging import side_by_side, stamp_ns
 
 
@@ -28,14 +30,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--width", type=positive_int, default=320)
     parser.add_argument("--height", type=positive_int, default=240)
-    parser.add_argument("--rate", type=float, default=5.0, help="camera frames per second")
+    parser.add_argument("--rate", type=positive_float, default=5.0, help="camera frames per second")
     parser.add_argument("--frames", type=positive_int, default=25,
                         help="stop after this many deblurred frames")
-    parser.add_argument("--timeout", type=float, default=120.0, help="seconds before giving up")
+    parser.add_argument("--timeout", type=positive_float, default=120.0,
+                        help="seconds before giving up")
     parser.add_argument("--torch-threads", type=int, default=1,
                         help="PyTorch CPU threads for the node; 1 left the most CPU for the "
                         "camera, DDS and executor on a 2-core machine (0 = PyTorch default)")
     parser.add_argument("--out", type=Path, default=Path("demo_output"))
+    parser.add_argument("--domain-id", type=int, choices=range(0, 233), metavar="0..232",
+                        default=None, help="ROS domain for the demo's nodes (default: a random "
+                        "private one in 150..220, so nothing else on the network sees them)")
     return parser
 
 
@@ -53,8 +59,12 @@ def main(argv: list[str]) -> int:
     from deblur_ros.nodes.camera_source import CameraSourceNode
     from deblur_ros.nodes.live_node import LiveDeblurNode
 
+    # A private, host-local DDS domain: the demo's /image must never mix with a robot's
+    # topics on the same network, nor the robot's frames with the demo's.
+    os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
+    domain = args.domain_id if args.domain_id is not None else random.randint(150, 220)
     context = rclpy.Context()
-    rclpy.init(args=[], context=context)
+    rclpy.init(args=[], context=context, domain_id=domain)
     try:
         camera = CameraSourceNode(context=context, parameter_overrides=[
             Parameter("source", value=args.source),
@@ -113,7 +123,8 @@ def main(argv: list[str]) -> int:
         else:
             live.trigger_activate()
             print(f"demo: {camera.source.width}x{camera.source.height} '{args.source}' at "
-                  f"{args.rate:g} Hz -> {live.model_name} on {live.device_name}; "
+                  f"{args.rate:g} Hz -> {live.model_name} on {live.device_name} "
+                  f"(private ROS domain {domain}, this host only); "
                   f"waiting for {args.frames} deblurred frames ...", flush=True)
             if not done.wait(args.timeout):
                 print(f"deblur-ros demo: only {len(results)} frames in {args.timeout:g} s",

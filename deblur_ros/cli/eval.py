@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from deblur_ros.cli.main import positive_int
+from deblur_ros.cli.args import non_negative_int, positive_int, writable_file, writable_folder
 
 
 def _limited(frames: Iterator[np.ndarray], limit: int | None) -> Iterator[np.ndarray]:
@@ -140,12 +140,18 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--json", type=Path, default=None, help="write the figures here")
     parser.add_argument("--report", type=Path, default=None,
                         help="write PNG strips and README.md here")
-    parser.add_argument("--strips", type=int, default=4, help="PNG strips per sequence")
+    parser.add_argument("--strips", type=non_negative_int, default=4,
+                        help="PNG strips per sequence")
     parser.add_argument("--per-sequence", action="store_true",
                         help="also print PSNR per sequence (--dataset, --validation)")
     args = parser.parse_args(argv)
     if args.sharp and not args.blur:
         parser.error("--sharp goes with --blur")
+    # Outputs are checked before the evaluation, which can take many minutes.
+    problem = ((args.json and writable_file(args.json, "--json", make_parents=True))
+               or (args.report and writable_folder(args.report, "--report")))
+    if problem:
+        parser.error(problem)
 
     from deblur_ros.adapters.frame_sources import FrameSourceError
     from deblur_ros.core.inference.streaming import StreamingDeblurrer
@@ -166,7 +172,8 @@ def main(argv: list[str]) -> int:
             frames = tqdm(_limited(blurry, args.max_frames), total=count, desc=name,
                           unit="frame", leave=False, disable=None)
             results.append(evaluate_sequence(stream, frames, sharp, name,
-                                             keep=_spread(count, args.strips)))
+                                             keep=_spread(count, args.strips),
+                                             sharp_may_be_longer=args.max_frames is not None))
     except (FrameSourceError, ValueError) as exc:
         print(f"deblur-ros eval: {exc}", file=sys.stderr)
         return 2

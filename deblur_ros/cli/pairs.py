@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from deblur_ros.cli.main import positive_int
+from deblur_ros.cli.args import positive_int
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm")
 

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from deblur_ros.cli.main import positive_int
+from deblur_ros.cli.args import positive_int
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -94,6 +94,40 @@ def test_eval_errors_are_one_line(clip_dirs, identity_model, tmp_path, capsys):
     assert "no sub-folder with a 'blur/'" in capsys.readouterr().err
 
 
+def test_eval_checks_outputs_before_the_work(clip_dirs, identity_model, tmp_path, capsys):
+    existing = tmp_path / "taken.txt"
+    existing.write_text("x")
+    base = ["eval", "--blur", str(clip_dirs / "seqA/blur"), "--model", str(identity_model)]
+    with pytest.raises(SystemExit) as info:
+        deblur_ros([*base, "--report", str(existing)])
+    assert info.value.code == 2
+    assert "--report" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        deblur_ros([*base, "--json", str(tmp_path)])
+    assert "is a folder" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        deblur_ros([*base, "--json", str(existing / "sub" / "x.json")])
+    assert "is a file, not a folder" in capsys.readouterr().err
+
+
+def test_eval_refuses_more_sharp_frames_than_blurry_ones(clip_dirs, identity_model, tmp_path,
+                                                         capsys):
+    sharp = sorted((clip_dirs / "seqA" / "sharp").iterdir())
+    blur = tmp_path / "blur"
+    blur.mkdir()
+    for path in sorted((clip_dirs / "seqA" / "blur").iterdir())[:4]:
+        (blur / path.name).write_bytes(path.read_bytes())
+    assert len(sharp) == 6
+    assert deblur_ros(["eval", "--blur", str(blur), "--sharp", str(clip_dirs / "seqA/sharp"),
+                       "--model", str(identity_model)]) == 2
+    err = capsys.readouterr().err
+    assert "more frames than the 4 blurry" in err and len(err.strip().splitlines()) == 1
+    # stopping the blurry frames early on purpose is fine
+    assert deblur_ros(["eval", "--blur", str(clip_dirs / "seqA/blur"), "--sharp",
+                       str(clip_dirs / "seqA/sharp"), "--max-frames", "3",
+                       "--model", str(identity_model)]) == 0
+
+
 def test_eval_shipped_model_on_a_real_gopro_pair(tmp_path):
     """Small end-to-end run of a shipped checkpoint on real blur (skipped without ../shared)."""
     if not (SHARED / "gopro_examples").is_dir():
@@ -105,7 +139,17 @@ def test_eval_shipped_model_on_a_real_gopro_pair(tmp_path):
                        "--json", str(out_json)]) == 0
     data = json.loads(out_json.read_text())
     assert data["model"] == "strcnn-w16-m1" and data["frames"] == 2
-    assert 15 < data["input"]["psnr"] < 40 and 15 < data["output"]["psnr"] < 40
+    # the input figure is the pairs' own PSNR, computed here independently
+    own = []
+    for seq in ("Flower", "Istanbul"):
+        (blur,) = sorted((SHARED / "gopro_examples" / seq / "blur").iterdir())
+        (sharp,) = sorted((SHARED / "gopro_examples" / seq / "sharp").iterdir())
+        diff = cv2.imread(str(blur)).astype(float) - cv2.imread(str(sharp)).astype(float)
+        own.append(10 * np.log10(255.0**2 / np.mean(diff**2)))
+    assert data["input"]["psnr"] == pytest.approx(np.mean(own), abs=1e-6)
+    # real GoPro blur is mostly beyond the shipped CPU model (+0.05/+0.12 dB measured,
+    # models/MODELS.md); it must at least not make these frames worse
+    assert data["output"]["psnr"] > data["input"]["psnr"] - 0.1
     assert data["input"]["ewarp"] is None  # one frame per sequence: no frame pairs
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+
+import cv2
 import numpy as np
 import pytest
 
@@ -15,10 +18,6 @@ def test_demo_writes_side_by_side_and_reports(identity_model, tmp_path, capsys):
                  "--height", "48", "--rate", "10", "--out", str(tmp_path), "--timeout", "60"])
     out = capsys.readouterr().out
     assert code == 0, out
-    import cv2
-
-    import re
-
     png = cv2.imread(str(tmp_path / "before_after.png"))
     assert png.shape == (48, 64 + 4 + 64, 3)  # input | 4 px gap | output
     # the identity model returns its input: below the labels the two panels are equal,
@@ -33,6 +32,43 @@ def test_demo_writes_side_by_side_and_reports(identity_model, tmp_path, capsys):
     assert 0 < p50 <= p95
     inp, outp = map(float, re.search(r"input ([\d.]+) -> output ([\d.]+)", out).groups())
     assert inp > 0 and abs(inp - outp) < 0.05 * inp  # identity: as sharp as its input
+
+
+def test_demo_runs_in_a_private_domain(ros, identity_model, tmp_path, capsys):
+    """A robot's camera on the caller's domain must not reach the demo, nor the demo's
+    camera the robot: while a 'robot' publishes 16x16 frames on /image here, the demo
+    still deblurs only its own 64x48 frames, and no demo node shows up in this domain."""
+    import threading
+
+    from sensor_msgs.msg import Image
+
+    from deblur_ros.adapters.image_codec import image_from_array
+
+    robot = ros.node("robot_camera")
+    pub = robot.create_publisher(Image, "image", 10)
+    seen = []
+    stop = threading.Event()
+
+    def publish() -> None:
+        while not stop.is_set():
+            pub.publish(image_from_array(np.zeros((16, 16, 3), np.uint8), "rgb8"))
+            seen.append(robot.count_publishers("deblurred/image")
+                        + robot.count_subscribers("image"))
+            stop.wait(0.02)
+
+    thread = threading.Thread(target=publish)
+    thread.start()
+    try:
+        code = main(["demo", "--model", str(identity_model), "--frames", "3", "--width", "64",
+                     "--height", "48", "--rate", "10", "--out", str(tmp_path), "--timeout", "60"])
+    finally:
+        stop.set()
+        thread.join()
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "private ROS domain" in out
+    assert cv2.imread(str(tmp_path / "before_after.png")).shape == (48, 132, 3)
+    assert seen and max(seen) == 0  # no demo node ever appeared in this domain
 
 
 def test_demo_with_missing_model_fails_with_reason(tmp_path, capsys):

@@ -76,13 +76,16 @@ def evaluate_sequence(
     name: str = "sequence",
     keep: Callable[[int], bool] = lambda index: False,
     figures: Iterable[str] = FIGURES,
+    sharp_may_be_longer: bool = False,
 ) -> SequenceResult:
     """Deblur ``blurry`` in order with a fresh state and score every frame.
 
     ``sharp`` (same length, same size) enables PSNR and SSIM. ``keep(index)`` picks
     the frames whose input, output and ground truth are returned for a report.
     ``figures`` limits the work (training validates on PSNR alone: SSIM and optical
-    flow would cost more than the network).
+    flow would cost more than the network). Sharp frames left over after the blurry ones
+    mean the two sequences are not pairs, and are an error unless the caller stopped the
+    blurry sequence early (``sharp_may_be_longer``).
     """
     figures = set(figures)
     unknown = figures - set(FIGURES)
@@ -145,6 +148,9 @@ def evaluate_sequence(
     drain(outputs)
     if count == 0:
         raise ValueError(f"{name}: no frames")
+    if sharp_iter is not None and not sharp_may_be_longer and next(sharp_iter, None) is not None:
+        raise ValueError(f"{name}: the sharp sequence has more frames than the {count} blurry "
+                         "ones; blurry and sharp frames must pair up one to one")
     return SequenceResult(name, count, int(shape[0]), int(shape[1]), seconds, scores, kept)
 
 

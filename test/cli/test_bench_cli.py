@@ -1,0 +1,43 @@
+"""``deblur-ros bench`` without ROS: bad arguments refused in one line, a real run's table
+and JSON."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from deblur_ros.cli.main import main as deblur_ros
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--frames", "0"], "--frames: must be > 0"),
+    (["--seconds", "-1"], "--seconds: must be a number > 0"),
+    (["--seconds", "nan"], "--seconds: must be a number > 0"),
+])
+def test_bad_numbers_are_refused_before_any_work(args, message, capsys):
+    with pytest.raises(SystemExit) as info:
+        deblur_ros(["bench", "--no-ros", *args])
+    assert info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_missing_model_is_one_line(tmp_path, capsys):
+    assert deblur_ros(["bench", "--no-ros", "--models", str(tmp_path / "gone.pt")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "gone.pt" in err and len(err.splitlines()) == 1
+
+
+def test_model_run_prints_a_row_per_resolution_and_writes_json(identity_model, tmp_path,
+                                                               capsys):
+    out = tmp_path / "b.json"
+    assert deblur_ros(["bench", "--no-ros", "--device", "cpu", "--models", str(identity_model),
+                       "--frames", "2", "--seconds", "5", "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith("hardware: ")
+    records = json.loads(out.read_text())
+    sizes = [(r["width"], r["height"]) for r in records]
+    assert sizes == [(320, 240), (640, 480), (1280, 720)]
+    for r in records:
+        assert r["fps"] > 0 and r["latency_ms_p95"] >= r["latency_ms_p50"] > 0
+        assert r["hardware"] and r["model"] == "strcnn-w8-m1"
