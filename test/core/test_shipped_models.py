@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +10,7 @@ import pytest
 
 from deblur_ros.core.inference.streaming import StreamingDeblurrer
 from deblur_ros.core.models.checkpoint import DEFAULT_LIVE_MODEL, load_model, resolve_model
+from deblur_ros.core.models.strcnn_dtb import count_parameters, gmac_per_frame
 
 MODELS = Path(__file__).resolve().parents[2] / "models"
 SHIPPED = sorted(MODELS.glob("*.pt"))
@@ -30,6 +32,41 @@ def test_shipped_checkpoint_is_complete_and_documented(path):
     card = (MODELS / "MODELS.md").read_text()
     assert f"`{path.stem}`" in card, f"{path.stem} missing from models/MODELS.md"
     assert path.stat().st_size < 20 * 2**20
+
+
+def _card_row(table_header: str, name: str) -> list[str]:
+    """Cells of ``name``'s row in the model-card table whose header starts so."""
+    lines = (MODELS / "MODELS.md").read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(table_header))
+    for line in lines[start + 2:]:
+        if not line.startswith("|"):
+            break
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if cells[0].startswith(f"`{name}`"):
+            return cells
+    raise AssertionError(f"{name} has no row in the model card table '{table_header}'")
+
+
+def _number(text: str) -> float:
+    return float(re.match(r"[\d,.]+", text).group().replace(",", ""))
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
+def test_model_card_states_what_the_checkpoint_holds(path):
+    """The card's architecture and training figures are the checkpoint's own, so a
+    retrained file with a stale card fails here."""
+    model, meta = load_model(path)
+    cfg = model.config
+    arch = _card_row("| name | width | m |", path.stem)
+    assert (_number(arch[1]), _number(arch[2])) == (cfg.width, cfg.lookahead)
+    assert _number(arch[3]) == cfg.n_frames
+    assert _number(arch[4]) == count_parameters(model)
+    assert _number(arch[5]) == pytest.approx(gmac_per_frame(cfg), abs=0.006)
+    train = _card_row("| name | init | iterations", path.stem)
+    iterations, exported = re.match(r"([\d,]+) \(([\d,]+)\)", train[2]).groups()
+    assert _number(iterations) == meta["iterations"]
+    assert _number(exported) == meta["best_step"]
+    assert _number(train[5]) == pytest.approx(meta["train_time_s"] / 3600, abs=0.006)
 
 
 @pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
