@@ -25,6 +25,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("deblur_ros.cli.train", "train a model: deblur-ros train live --help"),
     "eval": ("deblur_ros.cli.eval",
              "score a model on blurry frames/video (PSNR, SSIM, E_warp, sharpness, fps)"),
+    "record": ("deblur_ros.cli.record",
+               "save an image topic to a video or PNG folder (record --topic deblurred/image "
+               "out.mp4)"),
     "pairs": ("deblur_ros.cli.pairs",
               "real-motion blurry/sharp pairs from high-frame-rate video (for eval --dataset)"),
 }
