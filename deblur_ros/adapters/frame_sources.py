@@ -200,19 +200,25 @@ def open_source(
 ) -> FrameSource:
     """Pick a source from a user-supplied string (a node parameter or CLI flag).
 
-    ``width``, ``height`` and ``seed`` only shape the synthetic source (which
-    never ends, so ``loop`` does not apply); files keep their own size.
+    ``width``, ``height`` and ``seed`` shape the synthetic source (which never ends, so
+    ``loop`` does not apply) and are the size requested from a camera device; files keep
+    their own size.
     """
     text = spec.strip()
     if text in ("", "synthetic"):
         return SyntheticSource(width, height, seed=seed)
+    from deblur_ros.adapters.device_source import DeviceSource, is_device_spec
+
+    if is_device_spec(text):
+        return DeviceSource(text, width, height)
     path = Path(text).expanduser()
     if path.is_dir():
         return FolderSource(path, loop=loop)
     if path.is_file():
         return VideoSource(path, loop=loop)
     raise FrameSourceError(
-        f"unknown source {spec!r}: give a video file, a folder of images, or 'synthetic' "
+        f"unknown source {spec!r}: give a video file, a folder of images, a camera "
+        "(/dev/video0 or an index such as 0), or 'synthetic' "
         "(no such file or folder exists)"
     )
 
