@@ -24,10 +24,10 @@ import torch
 from torch.nn import functional as F  # noqa: N812
 
 from deblur_ros.core.imaging import from_float01, to_float01
-from deblur_ros.core.inference.runners.torch_runner import TorchRunner
+from deblur_ros.core.inference.runners import make_runner
 from deblur_ros.core.inference.windows import window_indices
 from deblur_ros.core.models.checkpoint import load_model
-from deblur_ros.core.models.strcnn_dtb import RecurrentState, StrcnnDtb
+from deblur_ros.core.models.strcnn_dtb import StrcnnDtb
 
 
 @dataclass
@@ -87,8 +87,11 @@ class StreamingDeblurrer:
     """Runs the live network over a stream, one frame in, zero or more frames out."""
 
     def __init__(self, model: StrcnnDtb, device: torch.device | str = "cpu",
-                 name: str | None = None) -> None:
-        self.runner = TorchRunner(model, device)
+                 name: str | None = None, backend: str = "torch", precision: str = "fp32",
+                 threads: int = 0) -> None:
+        """``backend``/``precision`` pick the runner (see :mod:`runners`); the default,
+        PyTorch fp32, is the reference every other backend is tested against."""
+        self.runner = make_runner(model, backend, precision, device, threads)
         self.device = self.runner.device
         self.config = model.config
         self.name = name or self.config.name
@@ -97,16 +100,19 @@ class StreamingDeblurrer:
         self._frames: deque[torch.Tensor] = deque(maxlen=cfg.past + 1 + cfg.lookahead)
         self._pending: deque[_Pending] = deque()
         self._count = 0  # frames pushed since the last reset
-        self._state: RecurrentState | None = None
+        self._state = None  # the runner's own state type
         self._shape: tuple[int, int] | None = None
         self._last_stamp: int | None = None
         self.resets = 0
 
     @classmethod
-    def from_checkpoint(cls, path: str | os.PathLike, device: str = "auto") -> StreamingDeblurrer:
+    def from_checkpoint(cls, path: str | os.PathLike, device: str = "auto",
+                        backend: str = "torch", precision: str = "fp32",
+                        threads: int = 0) -> StreamingDeblurrer:
         dev = select_device(device)
         model, metadata = load_model(path, dev)
-        return cls(model, dev, name=metadata.get("name"))
+        return cls(model, dev, name=metadata.get("name"), backend=backend,
+                   precision=precision, threads=threads)
 
     @property
     def lookahead(self) -> int:
