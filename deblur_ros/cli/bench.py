@@ -22,9 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from deblur_ros.cli.args import positive_float, positive_int, writable_file
-
-RESOLUTIONS = ((320, 240), (640, 480), (1280, 720))
+from deblur_ros.cli.args import non_negative_int, positive_float, positive_int, writable_file
 
 
 def peak_rss_mb() -> float:
@@ -38,33 +36,67 @@ def hardware(device: torch.device) -> str:
 
 
 def bench_model(path: Path, device: str, width: int, height: int, frames: int,
-                seconds: float) -> dict:
+                seconds: float, backend: str = "torch", precision: str = "fp32",
+                threads: int = 0) -> dict:
+    """The streaming deblurrer alone on one backend. The first frame (export, compile,
+    allocation) is timed apart as ``warmup_ms``; steady state starts after two frames."""
+
+    default_threads = torch.get_num_threads()
+    try:
+        return _bench_model(path, device, width, height, frames, seconds, backend, precision,
+                            threads)
+    finally:
+        torch.set_num_threads(default_threads)  # a 1-thread run must not shrink the next
+
+
+def _bench_model(path: Path, device: str, width: int, height: int, frames: int,
+                 seconds: float, backend: str, precision: str, threads: int) -> dict:
     from deblur_ros.core.inference.streaming import StreamingDeblurrer
 
-    stream = StreamingDeblurrer.from_checkpoint(path, device)
+    t0 = time.perf_counter()
+    stream = StreamingDeblurrer.from_checkpoint(path, device, backend, precision, threads)
     rng = np.random.default_rng(0)
     clip = [rng.integers(0, 256, (height, width, 3), dtype=np.uint8) for _ in range(4)]
-    for i in range(2):  # warm-up: allocator, cuDNN autotune
-        stream.push(clip[i], i)
     sync = torch.cuda.synchronize if stream.device.type == "cuda" else (lambda: None)
+    for i in range(stream.lookahead + 1):
+        stream.push(clip[i], i)
+    sync()
+    warmup_ms = (time.perf_counter() - t0) * 1000
+    stream.push(clip[3], 3)  # one more: allocator and caches settle
     sync()
     times = []
     start = time.perf_counter()
     n = 0
     while n < frames and (time.perf_counter() - start < seconds or n < 3):
         t0 = time.perf_counter()
-        stream.push(clip[n % 4], n + 2)
+        stream.push(clip[n % 4], n + 4)
         sync()
         times.append(time.perf_counter() - t0)
         n += 1
     total = time.perf_counter() - start
     lat = np.array(times) * 1000
     return {
-        "path": "model", "model": stream.name, "backend": "pytorch", "device": str(stream.device),
-        "width": width, "height": height, "frames": n, "fps": n / total,
+        "path": "model", "model": stream.name, "backend": stream.runner.name,
+        "precision": stream.runner.precision, "threads": threads or torch.get_num_threads(),
+        "device": str(stream.device), "width": width, "height": height, "frames": n,
+        "fps": n / total, "warmup_ms": warmup_ms,
         "latency_ms_p50": float(np.percentile(lat, 50)),
         "latency_ms_p95": float(np.percentile(lat, 95)), "peak_rss_mb": peak_rss_mb(),
     }
+
+
+def validation_gain(path: Path, device: str, backend: str, precision: str,
+                    photos: int = 6) -> float:
+    """PSNR gain over the blurry input on the first ``photos`` validation renders, so a
+    fast row never hides a loss of quality."""
+    from deblur_ros.core.inference.streaming import StreamingDeblurrer
+    from deblur_ros.core.scoring.validation import psnr_summary, score_clips
+    from deblur_ros.core.synthesis.validation import validation_set
+
+    stream = StreamingDeblurrer.from_checkpoint(path, device, backend, precision)
+    summary = psnr_summary(score_clips(stream, validation_set(photos, 128, 7, None),
+                                       figures=("psnr",)))
+    return summary["output_psnr"] - summary["input_psnr"]
 
 
 def _node_peak_rss_mb(pid: int) -> float:
@@ -230,13 +262,19 @@ def bench_ros_isolated(path: Path, device: str, model_fps: float, model_p95_ms: 
 
 
 def format_table(records: list[dict]) -> str:
-    head = ("| path | model | device | size | fps | latency p50 ms | latency p95 ms "
-            "| peak RSS MB |\n|---|---|---|---|---:|---:|---:|---:|")
-    rows = [
-        f"| {r['path']} | {r['model']} | {r['device']} | {r['width']}x{r['height']} "
-        f"| {r['fps']:.2f} | {r['latency_ms_p50']:.1f} | {r['latency_ms_p95']:.1f} "
-        f"| {r['peak_rss_mb']:.0f} |" for r in records
-    ]
+    head = ("| path | model | backend | precision | threads | device | size | fps "
+            "| latency p50 ms | latency p95 ms | warm-up ms | val gain dB | peak RSS MB |\n"
+            "|---|---|---|---|---:|---|---|---:|---:|---:|---:|---:|---:|")
+    rows = []
+    for r in records:
+        gain = r.get("val_gain_db")
+        warm = r.get("warmup_ms")
+        rows.append(
+            f"| {r['path']} | {r['model']} | {r.get('backend', 'torch')} "
+            f"| {r.get('precision', 'fp32')} | {r.get('threads', '')} | {r['device']} "
+            f"| {r['width']}x{r['height']} | {r['fps']:.2f} | {r['latency_ms_p50']:.1f} "
+            f"| {r['latency_ms_p95']:.1f} | {'' if warm is None else f'{warm:.0f}'} "
+            f"| {'' if gain is None else f'{gain:+.2f}'} | {r['peak_rss_mb']:.0f} |")
     return "\n".join([head, *rows])
 
 
@@ -259,7 +297,34 @@ def targets(records: list[dict]) -> list[str]:
     return lines
 
 
+def default_combos(device: torch.device) -> list[tuple[str, str]]:
+    """Every installed backend with the precisions it runs on this hardware."""
+    from deblur_ros.core.hardware import cpu_has_bf16
+    from deblur_ros.core.inference.runners import installed_backends
+
+    if device.type == "cuda":
+        return [("torch", "fp32"), ("cuda", "fp16")]
+    combos = []
+    for backend in reversed(installed_backends(device)):  # torch first
+        combos.append((backend, "fp32"))
+        if backend in ("torch", "openvino") and cpu_has_bf16():
+            combos.append((backend, "bf16"))
+    return combos
+
+
+def _combo(text: str) -> tuple[str, str]:
+    from deblur_ros.core.inference.runners import BACKENDS, PRECISIONS
+
+    backend, _, precision = text.partition(":")
+    if backend not in BACKENDS[1:] or (precision or "fp32") not in PRECISIONS[1:]:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give BACKEND[:PRECISION], backend one of {', '.join(BACKENDS[1:])}, "
+            f"precision one of {', '.join(PRECISIONS[1:])}")
+    return backend, precision or "fp32"
+
+
 def main(argv: list[str]) -> int:
+    from deblur_ros.core.inference.runners import BackendUnavailableError
     from deblur_ros.core.inference.streaming import select_device
     from deblur_ros.core.models.checkpoint import CheckpointError, models_dir, resolve_model
 
@@ -267,10 +332,21 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--models", nargs="*", default=None,
                         help="checkpoints or shipped names (default: every shipped model)")
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--backends", nargs="*", type=_combo, default=None,
+                        metavar="BACKEND[:PRECISION]",
+                        help="e.g. torch:fp32 openvino:bf16 (default: every installed backend "
+                             "at every precision this hardware runs natively)")
+    parser.add_argument("--threads", nargs="*", type=non_negative_int, default=[0],
+                        help="CPU threads per run, several to compare (0 = the backend's "
+                             "default: all cores)")
+    parser.add_argument("--sizes", nargs="*", default=["320x240", "640x480", "1280x720"],
+                        help="WIDTHxHEIGHT of the model runs")
     parser.add_argument("--frames", type=positive_int, default=30,
                         help="most frames per model run")
     parser.add_argument("--seconds", type=positive_float, default=15.0,
                         help="most seconds per model run and per ROS phase")
+    parser.add_argument("--no-quality", action="store_true",
+                        help="skip the validation PSNR gain column")
     parser.add_argument("--no-ros", action="store_true", help="skip the ROS path")
     parser.add_argument("--json", type=Path, default=None, help="write the records here")
     parser.add_argument("--ros-child", type=Path, default=None, help=argparse.SUPPRESS)
@@ -280,6 +356,12 @@ def main(argv: list[str]) -> int:
     problem = args.json and writable_file(args.json, "--json", make_parents=True)
     if problem:
         parser.error(problem)
+    try:
+        sizes = [tuple(int(v) for v in text.lower().split("x")) for text in args.sizes]
+        if any(len(size) != 2 or min(size) < 2 for size in sizes):
+            raise ValueError
+    except ValueError:
+        parser.error(f"--sizes: give WIDTHxHEIGHT values such as 640x480, got {args.sizes}")
     if args.ros_child:
         print(json.dumps(bench_ros(args.ros_child, args.device, args.model_fps, args.model_p95,
                                    args.seconds)))
@@ -298,6 +380,7 @@ def main(argv: list[str]) -> int:
     if not paths:
         print(f"deblur-ros bench: no models in {models_dir()}", file=sys.stderr)
         return 2
+    combos = args.backends or default_combos(device)
     print(f"hardware: {hardware(device)}; torch {torch.__version__}; "
           f"python {platform.python_version()}", flush=True)
     records = []
@@ -312,12 +395,21 @@ def main(argv: list[str]) -> int:
                                                   r["latency_ms_p95"], args.seconds))
                 print(format_table(records[-1:]).splitlines()[-1], flush=True)
         for path in paths:
-            for width, height in RESOLUTIONS:
-                rec = vga[path] if (width, height) == (640, 480) else bench_model(
-                    path, str(device), width, height, args.frames, args.seconds)
-                records.append(rec)
-                print(format_table([rec]).splitlines()[-1], flush=True)
-    except CheckpointError as exc:
+            for backend, precision in combos:
+                try:
+                    gain = None if args.no_quality else validation_gain(
+                        path, str(device), backend, precision)
+                except BackendUnavailableError as exc:
+                    print(f"skipped: {exc}", flush=True)
+                    continue
+                for threads in args.threads:
+                    for width, height in sizes:
+                        rec = bench_model(path, str(device), width, height, args.frames,
+                                          args.seconds, backend, precision, threads)
+                        rec["val_gain_db"] = gain
+                        records.append(rec)
+                        print(format_table([rec]).splitlines()[-1], flush=True)
+    except (CheckpointError, ValueError) as exc:
         print(f"deblur-ros bench: {exc}", file=sys.stderr)
         return 2
     print()

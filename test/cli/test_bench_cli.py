@@ -32,7 +32,8 @@ def test_model_run_prints_a_row_per_resolution_and_writes_json(identity_model, t
                                                                capsys):
     out = tmp_path / "b.json"
     assert deblur_ros(["bench", "--no-ros", "--device", "cpu", "--models", str(identity_model),
-                       "--frames", "2", "--seconds", "5", "--json", str(out)]) == 0
+                       "--backends", "torch:fp32", "--frames", "2", "--seconds", "5",
+                       "--json", str(out)]) == 0
     printed = capsys.readouterr().out
     assert printed.startswith("hardware: ")
     records = json.loads(out.read_text())
@@ -40,4 +41,25 @@ def test_model_run_prints_a_row_per_resolution_and_writes_json(identity_model, t
     assert sizes == [(320, 240), (640, 480), (1280, 720)]
     for r in records:
         assert r["fps"] > 0 and r["latency_ms_p95"] >= r["latency_ms_p50"] > 0
-        assert r["hardware"] and r["model"] == "strcnn-w8-m1"
+        assert r["hardware"] and r["model"] == "strcnn-w8-m1" and r["warmup_ms"] > 0
+        assert (r["backend"], r["precision"]) == ("torch", "fp32")
+        # the identity network's validation gain is exactly none
+        assert r["val_gain_db"] == pytest.approx(0.0, abs=1e-3)
+
+
+def test_every_installed_backend_gets_rows_and_a_bad_one_is_refused(identity_model, tmp_path,
+                                                                    capsys):
+    import importlib.util
+
+    out = tmp_path / "b.json"
+    assert deblur_ros(["bench", "--no-ros", "--no-quality", "--device", "cpu", "--models",
+                       str(identity_model), "--sizes", "64x48", "--threads", "1", "2",
+                       "--frames", "2", "--seconds", "2", "--json", str(out)]) == 0
+    rows = {(r["backend"], r["precision"], r["threads"]) for r in json.loads(out.read_text())}
+    for backend in ("openvino", "onnxruntime"):
+        if importlib.util.find_spec(backend):
+            assert {(backend, "fp32", 1), (backend, "fp32", 2)} <= rows
+    assert ("torch", "fp32", 1) in rows and ("torch", "fp32", 2) in rows
+    with pytest.raises(SystemExit):
+        deblur_ros(["bench", "--no-ros", "--backends", "tensorrt:int4"])
+    assert "give BACKEND[:PRECISION]" in capsys.readouterr().err

@@ -70,7 +70,7 @@ def make_runner(model: StrcnnDtb, backend: str = "torch", precision: str = "fp32
     if backend in ("torch", "cuda"):
         from deblur_ros.core.inference.runners.torch_runner import TorchRunner
 
-        return TorchRunner(model, device, precision)
+        return TorchRunner(model, device, precision, threads)
     if precision not in ("fp32", "bf16") or (backend == "onnxruntime" and precision != "fp32"):
         raise ValueError(f"backend {backend} does not run {precision}; "
                          f"use {'fp32' if backend == 'onnxruntime' else 'fp32 or bf16'}")

@@ -15,8 +15,11 @@ class TorchRunner:
     name = "torch"
 
     def __init__(self, model: StrcnnDtb, device: torch.device | str = "cpu",
-                 precision: str = "fp32") -> None:
+                 precision: str = "fp32", threads: int = 0) -> None:
+        """``threads`` > 0 sets PyTorch's CPU thread pool, which is per process."""
         self.device = torch.device(device)
+        if threads > 0 and self.device.type == "cpu":
+            torch.set_num_threads(threads)
         if precision not in ("fp32", "bf16", "fp16"):
             raise ValueError(f"precision {precision!r}: use fp32, bf16 or fp16")
         if precision == "fp16" and self.device.type != "cuda":
