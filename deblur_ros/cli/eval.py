@@ -97,7 +97,9 @@ def _fmt(value: float | None, digits: int = 2) -> str:
 def format_summary(summary: dict) -> str:
     rows = [("PSNR (dB)", "psnr", 2), ("SSIM", "ssim", 4), ("E_warp (x1e-3)", "ewarp", 3),
             ("sharpness (var. of Laplacian)", "sharpness", 1)]
-    lines = [f"model {summary['model']} on {summary['device']}, {summary['frames']} frames, "
+    runner = f" ({summary['backend']} {summary['precision']})" if "backend" in summary else ""
+    lines = [f"model {summary['model']} on {summary['device']}{runner}, "
+             f"{summary['frames']} frames, "
              f"{_fmt(summary['fps'])} fps; E_warp flow: {summary['flow']}",
              "", "| figure | blurry input | output |", "|---|---:|---:|"]
     for label, key, digits in rows:
@@ -131,6 +133,10 @@ def main(argv: list[str]) -> int:
                         help="checkpoint path or shipped name (default: auto, the lite model on a "
                              "CPU, the paper's on CUDA)")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
+    parser.add_argument("--backend", default="torch",
+                        help="torch (default: the reference), openvino, onnxruntime, cuda or "
+                             "auto: score the backend a node would run")
+    parser.add_argument("--precision", default="fp32", help="fp32 (default), bf16, fp16, auto")
     parser.add_argument("--max-frames", type=positive_int, default=None,
                         help="stop after this many frames (--blur only)")
     parser.add_argument("--val-photos", type=positive_int, default=24,
@@ -154,14 +160,15 @@ def main(argv: list[str]) -> int:
         parser.error(problem)
 
     from deblur_ros.adapters.frame_sources import FrameSourceError
+    from deblur_ros.core.inference.runners import BackendUnavailableError
     from deblur_ros.core.inference.streaming import StreamingDeblurrer
     from deblur_ros.core.models.checkpoint import CheckpointError, resolve_model
     from deblur_ros.core.scoring.evaluation import evaluate_sequence, summarise
 
     try:
         stream = StreamingDeblurrer.from_checkpoint(resolve_model(args.model, args.device),
-                                                    args.device)
-    except (CheckpointError, ValueError) as exc:
+                                                    args.device, args.backend, args.precision)
+    except (CheckpointError, ValueError, BackendUnavailableError) as exc:
         print(f"deblur-ros eval: {exc}", file=sys.stderr)
         return 2
     results = []
@@ -178,6 +185,7 @@ def main(argv: list[str]) -> int:
         print(f"deblur-ros eval: {exc}", file=sys.stderr)
         return 2
     summary = summarise(results, stream.name, str(stream.device))
+    summary |= {"backend": stream.runner.name, "precision": stream.runner.precision}
     print(format_summary(summary))
     if args.per_sequence:
         print()

@@ -94,6 +94,27 @@ def test_eval_errors_are_one_line(clip_dirs, identity_model, tmp_path, capsys):
     assert "no sub-folder with a 'blur/'" in capsys.readouterr().err
 
 
+def test_eval_on_another_backend_scores_like_the_reference(clip_dirs, identity_model, tmp_path,
+                                                          capsys):
+    import importlib.util
+
+    backend = "onnxruntime" if importlib.util.find_spec("onnxruntime") else "torch"
+    figures = {}
+    for name, precision in (("torch", "fp32"), (backend, "fp32")):
+        out_json = tmp_path / f"{name}.json"
+        assert deblur_ros(["eval", "--dataset", str(clip_dirs), "--model", str(identity_model),
+                           "--device", "cpu", "--backend", name, "--precision", precision,
+                           "--json", str(out_json)]) == 0
+        figures[name] = json.loads(out_json.read_text())
+    assert figures[backend]["backend"] == backend
+    assert f"({backend} fp32)" in capsys.readouterr().out
+    assert figures[backend]["output"]["psnr"] == pytest.approx(
+        figures["torch"]["output"]["psnr"], abs=1e-3)
+    assert deblur_ros(["eval", "--dataset", str(clip_dirs), "--model", str(identity_model),
+                       "--backend", "warp-drive"]) == 2
+    assert "unknown backend 'warp-drive'" in capsys.readouterr().err
+
+
 def test_eval_checks_outputs_before_the_work(clip_dirs, identity_model, tmp_path, capsys):
     existing = tmp_path / "taken.txt"
     existing.write_text("x")
