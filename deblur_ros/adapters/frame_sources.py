@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -77,11 +77,20 @@ class FolderSource:
 
     Sizes are checked lazily as frames are read (reading every image up front
     would make start-up as slow as a full pass), against the first image.
+
+    ``on_bad_frame(path, error)``, when given, is told of each unreadable or misshapen
+    image, which is then skipped: a camera stand-in must not die on one corrupt file
+    of a long clip, while evaluation (no callback) must not silently score fewer frames.
     """
 
     fps: float | None = None
 
-    def __init__(self, path: str | os.PathLike[str], loop: bool = False) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        loop: bool = False,
+        on_bad_frame: Callable[[Path, FrameSourceError], None] | None = None,
+    ) -> None:
         self.path = Path(path).expanduser()
         if not self.path.exists():
             raise FrameSourceError(f"image folder {str(self.path)!r} does not exist")
@@ -103,21 +112,51 @@ class FolderSource:
                 f"{'/'.join(ext[1:] for ext in IMAGE_EXTENSIONS)} images"
             )
         self.loop = loop
-        first = _read_rgb(self.paths[0])
+        self.on_bad_frame = on_bad_frame
+        self.first = self.paths[0]
+        if on_bad_frame is None:
+            first = _read_rgb(self.first)
+        else:
+            first = self._first_readable()
         self.height, self.width = first.shape[:2]
+
+    def _first_readable(self) -> np.ndarray:
+        # Skipped files are reported when the iteration reaches them, not here.
+        for path in self.paths:
+            try:
+                frame = _read_rgb(path)
+            except FrameSourceError:
+                continue
+            self.first = path
+            return frame
+        raise FrameSourceError(f"image folder {str(self.path)!r} has no readable image")
+
+    def _read(self, path: Path) -> np.ndarray:
+        frame = _read_rgb(path)
+        if frame.shape[:2] != (self.height, self.width):
+            raise FrameSourceError(
+                f"image {str(path)!r} is {frame.shape[1]}x{frame.shape[0]} but "
+                f"{self.first.name!r} is {self.width}x{self.height}; all frames "
+                "of a folder source must have the same size"
+            )
+        return frame
 
     def __iter__(self) -> Iterator[np.ndarray]:
         while True:
+            yielded = 0
             for path in self.paths:
-                frame = _read_rgb(path)
-                if frame.shape[:2] != (self.height, self.width):
-                    raise FrameSourceError(
-                        f"image {str(path)!r} is {frame.shape[1]}x{frame.shape[0]} but "
-                        f"{self.paths[0].name!r} is {self.width}x{self.height}; all frames "
-                        "of a folder source must have the same size"
-                    )
+                try:
+                    frame = self._read(path)
+                except FrameSourceError as exc:
+                    if self.on_bad_frame is None:
+                        raise
+                    self.on_bad_frame(path, exc)
+                    continue
+                yielded += 1
                 yield frame
-            if not self.loop:
+            # A pass with nothing readable left (files removed or broken meanwhile) ends
+            # a looping source instead of spinning on it.
+            if not self.loop or yielded == 0:
                 return
 
 
@@ -196,13 +235,20 @@ class SyntheticSource:
 
 
 def open_source(
-    spec: str, loop: bool = False, width: int = 640, height: int = 480, *, seed: int = 0
+    spec: str,
+    loop: bool = False,
+    width: int = 640,
+    height: int = 480,
+    *,
+    seed: int = 0,
+    on_bad_frame: Callable[[Path, FrameSourceError], None] | None = None,
 ) -> FrameSource:
     """Pick a source from a user-supplied string (a node parameter or CLI flag).
 
     ``width``, ``height`` and ``seed`` shape the synthetic source (which never ends, so
     ``loop`` does not apply) and are the size requested from a camera device; files keep
-    their own size.
+    their own size. ``on_bad_frame`` makes a folder source skip (and report) images it
+    cannot use; see :class:`FolderSource`.
     """
     text = spec.strip()
     if text in ("", "synthetic"):
@@ -213,7 +259,7 @@ def open_source(
         return DeviceSource(text, width, height)
     path = Path(text).expanduser()
     if path.is_dir():
-        return FolderSource(path, loop=loop)
+        return FolderSource(path, loop=loop, on_bad_frame=on_bad_frame)
     if path.is_file():
         return VideoSource(path, loop=loop)
     raise FrameSourceError(

@@ -157,7 +157,9 @@ def test_open_source_unknown_spec(tmp_path: Path) -> None:
 
 
 def test_synthetic_source_yields_blurry_frames() -> None:
-    pytest.importorskip("deblur_ros.core.synthesis.shaky_camera")
+    # The package's own generator: an import error here is a failure, not a skip.
+    import deblur_ros.core.synthesis.shaky_camera  # noqa: F401
+
     source = SyntheticSource(width=64, height=48, seed=3)
     frames = list(itertools.islice(source, 2))
     assert len(frames) == 2
@@ -202,3 +204,36 @@ def test_write_frames_folder_round_trip(tmp_path: Path) -> None:
 def test_write_frames_folder_rejects_float(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="uint8"):
         write_frames_folder([np.zeros((2, 2, 3), np.float32)], tmp_path)
+
+
+def test_folder_source_skips_and_reports_bad_frames_when_asked(tmp_path: Path) -> None:
+    folder = tmp_path / "clip"
+    folder.mkdir()
+    frames = [_rgb_frame(index) for index in range(4)]
+    for index, frame in enumerate(frames):
+        _write_bgr(folder / f"{index}.png", frame)
+    (folder / "0.png").write_bytes(b"not a png at all")  # the first one, too
+    (folder / "2.png").write_bytes(b"\x89PNG garbage")
+    _write_bgr(folder / "5.png", np.zeros((H + 2, W, 3), np.uint8))  # another size
+
+    with pytest.raises(FrameSourceError, match="0.png"):
+        list(FolderSource(folder))  # without a callback: strict, as before
+
+    bad: list[tuple[str, str]] = []
+    source = open_source(str(folder), loop=True,
+                         on_bad_frame=lambda path, exc: bad.append((path.name, str(exc))))
+    assert (source.width, source.height) == (W, H)
+    got = list(itertools.islice(source, 4))  # two passes of the two good frames
+    for frame, expected in zip(got, [frames[1], frames[3]] * 2):
+        np.testing.assert_array_equal(frame, expected)
+    names = [name for name, _ in bad]
+    assert names[:3] == ["0.png", "2.png", "5.png"] and names.count("0.png") == 2
+    assert "corrupt" in bad[0][1] and "same size" in bad[2][1]
+
+
+def test_folder_source_with_nothing_readable(tmp_path: Path) -> None:
+    folder = tmp_path / "clip"
+    folder.mkdir()
+    (folder / "0.png").write_bytes(b"junk")
+    with pytest.raises(FrameSourceError, match="no readable image"):
+        FolderSource(folder, on_bad_frame=lambda path, exc: None)
