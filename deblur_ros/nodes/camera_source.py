@@ -7,27 +7,47 @@ the current time as stamp, so the live node and the demo run with no hardware.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
-import rclpy
-from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.qos_overriding_options import QoSOverridingOptions
 from sensor_msgs.msg import CameraInfo, Image
 
 from deblur_ros.adapters.camera_info import default_camera_info, load_camera_info_yaml
-from deblur_ros.adapters.frame_sources import FrameSourceError, open_source
+from deblur_ros.adapters.frame_sources import open_source
 from deblur_ros.adapters.image_codec import image_from_array
+from deblur_ros.nodes.params import Param, declare, number, usage
+from deblur_ros.nodes.spin import program_name, quiet_after_shutdown, run
 
 # Reliable: both best-effort (the live node) and reliable subscribers connect to it.
 SOURCE_QOS = QoSProfile(
     reliability=ReliabilityPolicy.RELIABLE, history=HistoryPolicy.KEEP_LAST, depth=2
 )
 ENCODINGS = ("rgb8", "bgr8", "mono8")
+
+PARAMETERS = (
+    Param("source", "synthetic",
+          "'synthetic', a video file, a folder of images, or a camera (/dev/video0)"),
+    Param("rate", 0.0, "Frames per second; 0 = the video's own rate (30 when unknown)",
+          low=0.0, high=1000.0, read_only=False),
+    Param("loop", True, "Start again at the end"),
+    Param("width", 640, "Width of the synthetic source (requested from a camera)",
+          low=16, high=8192),
+    Param("height", 480, "Height of the synthetic source (requested from a camera)",
+          low=16, high=8192),
+    Param("seed", 0, "Seed of the synthetic source"),
+    Param("encoding", "rgb8", "Published encoding", choices=ENCODINGS),
+    Param("frame_id", "camera", "header.frame_id", read_only=False),
+    Param("camera_info_url", "",
+          "camera_calibration YAML file; empty = a 70 degree pinhole model"),
+    Param("max_frames", 0, "Stop after this many frames; 0 = no limit",
+          low=0, high=2**31 - 1, read_only=False),
+)
 
 
 def convert_rgb(frame: np.ndarray, encoding: str) -> np.ndarray:
@@ -41,45 +61,21 @@ def convert_rgb(frame: np.ndarray, encoding: str) -> np.ndarray:
 class CameraSourceNode(Node):
     def __init__(self, node_name: str = "camera_source", **kwargs: Any) -> None:
         super().__init__(node_name, **kwargs)
-        p = self.declare_parameter
-        p("source", "synthetic", ParameterDescriptor(
-            description="'synthetic', a video file, or a folder of images", read_only=True))
-        p("rate", 0.0, ParameterDescriptor(
-            description="Frames per second; 0 = the video's own rate (30 when unknown)",
-            floating_point_range=[FloatingPointRange(from_value=0.0, to_value=1000.0)]))
-        p("loop", True, ParameterDescriptor(description="Start again at the end", read_only=True))
-        p("width", 640, ParameterDescriptor(
-            description="Width of the synthetic source", read_only=True,
-            integer_range=[IntegerRange(from_value=16, to_value=8192, step=1)]))
-        p("height", 480, ParameterDescriptor(
-            description="Height of the synthetic source", read_only=True,
-            integer_range=[IntegerRange(from_value=16, to_value=8192, step=1)]))
-        p("seed", 0, ParameterDescriptor(description="Seed of the synthetic source",
-                                         read_only=True))
-        p("encoding", "rgb8", ParameterDescriptor(
-            description="Published encoding: rgb8, bgr8 or mono8", read_only=True))
-        p("frame_id", "camera", ParameterDescriptor(description="header.frame_id"))
-        p("camera_info_url", "", ParameterDescriptor(
-            description="camera_calibration YAML file; empty = a 70 degree pinhole model",
-            read_only=True))
-        p("max_frames", 0, ParameterDescriptor(
-            description="Stop after this many frames; 0 = no limit",
-            integer_range=[IntegerRange(from_value=0, to_value=2**31 - 1, step=1)]))
-
-        self.encoding = self.get_parameter("encoding").value
-        if self.encoding not in ENCODINGS:
-            raise ValueError(f"parameter encoding='{self.encoding}' is not one of {ENCODINGS}")
-        spec = self.get_parameter("source").value
+        values = declare(self, PARAMETERS)
+        self.encoding = values["encoding"]
+        # Corrupt images of a folder are skipped, counted, and logged once per file.
+        self.skipped_frames = 0
+        self._reported: set[Path] = set()
+        spec = values["source"]
         self.source = open_source(
-            spec, loop=self.get_parameter("loop").value,
-            width=self.get_parameter("width").value, height=self.get_parameter("height").value,
-            seed=self.get_parameter("seed").value,
+            spec, loop=values["loop"], width=values["width"], height=values["height"],
+            seed=values["seed"], on_bad_frame=self._skip_bad_frame,
         )
         self.frames = iter(self.source)
-        url = self.get_parameter("camera_info_url").value
+        url = values["camera_info_url"]
         self.camera_info = (load_camera_info_yaml(url) if url
                             else default_camera_info(self.source.width, self.source.height))
-        rate = self.get_parameter("rate").value or self.source.fps or 30.0
+        rate = number(self, "rate") or self.source.fps or 30.0
         self.published = 0
         self.finished = False
         qos_override = QoSOverridingOptions.with_default_policies()
@@ -108,30 +104,31 @@ class CameraSourceNode(Node):
         msg.header.frame_id = self.get_parameter("frame_id").value
         info = self.camera_info
         info.header = msg.header
-        self.image_pub.publish(msg)
-        self.info_pub.publish(info)
-        self.published += 1
+        with quiet_after_shutdown(self):  # Ctrl-C between the wait and this callback
+            self.image_pub.publish(msg)
+            self.info_pub.publish(info)
+            self.published += 1
+
+    def _skip_bad_frame(self, path: Path, error: Exception) -> None:
+        self.skipped_frames += 1
+        if path not in self._reported:
+            self._reported.add(path)
+            self.get_logger().warning(f"skipping frame: {error}")
+
+
+def usage_text(program: str) -> str:
+    return usage(program, "Publishes 'image' and 'camera_info' from a video, a folder of "
+                 "images, a camera, or a synthetic shaky camera.", PARAMETERS,
+                 "-p source:=clip.mp4 -p rate:=15 -p loop:=false")
 
 
 def main(args: list[str] | None = None) -> int:
-    rclpy.init(args=args if args is not None else sys.argv)
-    try:
-        node = CameraSourceNode()
-    except (FrameSourceError, ValueError) as exc:
-        print(f"camera_source: {exc}", file=sys.stderr)
-        rclpy.try_shutdown()
-        return 2
-    executor = SingleThreadedExecutor()
-    executor.add_node(node)
-    try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        executor.shutdown()
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    """``camera_source`` / ``deblur-ros camera``: the exit code (0, or 2 for a bad
+    parameter or source)."""
+    argv = list(sys.argv if args is None else args)
+    program = program_name(argv, "deblur_ros.nodes.camera_source")
+    return run(program, CameraSourceNode, argv, usage=usage_text(program),
+               executor=SingleThreadedExecutor)
 
 
 if __name__ == "__main__":

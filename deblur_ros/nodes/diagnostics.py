@@ -68,3 +68,26 @@ def _rate(times: list[float]) -> float:
     if len(times) < 2 or times[-1] <= times[0]:
         return 0.0
     return (len(times) - 1) / (times[-1] - times[0])
+
+
+class KeyedThrottle:
+    """At most one message per key per period.
+
+    rclpy's ``throttle_duration_sec`` throttles per call site: one site logging every
+    kind of rejected frame let an unsupported-encoding message hide a malformed-image
+    one for 5 s. Keys (the kind of problem) keep each kind visible.
+    """
+
+    def __init__(self, period_s: float = 5.0) -> None:
+        self.period_s = period_s
+        self._lock = threading.Lock()
+        self._last: dict[str, float] = {}
+
+    def ready(self, key: str, now: float | None = None) -> bool:
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            last = self._last.get(key)
+            if last is not None and now - last < self.period_s:
+                return False
+            self._last[key] = now
+            return True

@@ -24,17 +24,16 @@ from __future__ import annotations
 
 import copy
 import sys
-import threading
 import time
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.executors import MultiThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.qos_overriding_options import QoSOverridingOptions
 from sensor_msgs.msg import CameraInfo, Image
@@ -48,7 +47,10 @@ from deblur_ros.adapters.image_codec import (
 from deblur_ros.core.imaging import stamp_ns
 from deblur_ros.core.inference.streaming import StreamingDeblurrer
 from deblur_ros.core.models.checkpoint import DEFAULT_LIVE_MODEL, CheckpointError, resolve_model
-from deblur_ros.nodes.diagnostics import StreamStats
+from deblur_ros.nodes.diagnostics import KeyedThrottle, StreamStats
+from deblur_ros.nodes.params import Param, ParameterError, check_value, declare, number, usage
+from deblur_ros.nodes.spin import RCLError, program_name, quiet_after_shutdown, run
+from deblur_ros.nodes.worker import MailboxWorker, Offer
 
 # CameraInfo is small: best effort matches any camera driver and loses nothing in practice.
 INFO_QOS = QoSProfile(
@@ -58,6 +60,27 @@ RELIABILITY = {"reliable": ReliabilityPolicy.RELIABLE,
                "best_effort": ReliabilityPolicy.BEST_EFFORT}
 OUTPUT_QOS = QoSProfile(
     reliability=ReliabilityPolicy.RELIABLE, history=HistoryPolicy.KEEP_LAST, depth=5
+)
+REJECT_LOG_PERIOD_S = 5.0
+RELIABILITY_PARAM = Param(
+    "image_reliability", "auto",
+    "QoS reliability of the image subscription (depth 1): auto (reliable when every camera "
+    "publisher offers it, else best_effort), reliable, best_effort",
+    choices=("auto", *RELIABILITY), check_choices_later=True)
+
+PARAMETERS = (
+    Param("model", DEFAULT_LIVE_MODEL,
+          "Checkpoint path, a shipped model name (strcnn-w16-m1, strcnn-w64-m1, ...), or "
+          "auto: the paper's model on CUDA, the lite one on a CPU"),
+    Param("device", "auto", "auto (CUDA if available), cpu, or cuda[:N]"),
+    Param("torch_threads", 0, "CPU threads for PyTorch; 0 keeps PyTorch's default",
+          low=0, high=256),
+    Param("autostart", False,
+          "Configure and activate at start-up (no lifecycle manager needed)"),
+    # Its choice is checked at configure, which then fails with the reason.
+    RELIABILITY_PARAM,
+    Param("diagnostics_period", 1.0, "Seconds between /diagnostics messages",
+          low=0.05, high=60.0),
 )
 
 
@@ -81,11 +104,11 @@ class LiveDeblurNode(LifecycleNode):
         self.device_name = ""
         self.last_error = ""
         self._active = False
-        self._mailbox: tuple[Image, float] | None = None
-        self._flush_done: threading.Event | None = None
-        self._cond = threading.Condition()
-        self._stop = False
-        self._worker: threading.Thread | None = None
+        self._worker: MailboxWorker[tuple[Image, float]] | None = None
+        # Rejected frames per kind (encoding, malformed, deblurring), each logged on its own
+        # throttle so one kind never hides another.
+        self.rejected_by_kind: Counter[str] = Counter()
+        self._reject_log = KeyedThrottle(REJECT_LOG_PERIOD_S)
         self._camera_info: CameraInfo | None = None
         self._image_pub = None
         self._info_pub = None
@@ -96,7 +119,7 @@ class LiveDeblurNode(LifecycleNode):
         self._sub_group = MutuallyExclusiveCallbackGroup()
         self._diag_group = MutuallyExclusiveCallbackGroup()
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
-        period = self.get_parameter("diagnostics_period").value
+        period = number(self, "diagnostics_period")
         self._diag_timer = self.create_timer(
             period, self._publish_diagnostics, callback_group=self._diag_group
         )
@@ -104,29 +127,7 @@ class LiveDeblurNode(LifecycleNode):
     # -- parameters --------------------------------------------------------------------
 
     def _declare_parameters(self) -> None:
-        self.declare_parameter("model", DEFAULT_LIVE_MODEL, ParameterDescriptor(
-            description="Checkpoint path, a shipped model name (strcnn-w16-m1, strcnn-w64-m1, "
-                        "...), or auto: the paper's model on CUDA, the lite one on a CPU",
-            read_only=True))
-        self.declare_parameter("device", "auto", ParameterDescriptor(
-            description="auto (CUDA if available), cpu, or cuda[:N]", read_only=True))
-        self.declare_parameter("torch_threads", 0, ParameterDescriptor(
-            description="CPU threads for PyTorch; 0 keeps PyTorch's default",
-            integer_range=[IntegerRange(from_value=0, to_value=256, step=1)],
-            read_only=True))
-        self.declare_parameter("autostart", False, ParameterDescriptor(
-            description="Configure and activate at start-up (no lifecycle manager needed)",
-            read_only=True))
-        self.declare_parameter("image_reliability", "auto", ParameterDescriptor(
-            description=(
-                "QoS reliability of the image subscription (depth 1): auto (reliable when "
-                "every camera publisher offers it, else best_effort), reliable, best_effort"),
-            additional_constraints="one of: auto, reliable, best_effort",
-            read_only=True))
-        self.declare_parameter("diagnostics_period", 1.0, ParameterDescriptor(
-            description="Seconds between /diagnostics messages",
-            floating_point_range=[FloatingPointRange(from_value=0.05, to_value=60.0)],
-            read_only=True))
+        declare(self, PARAMETERS)
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -135,11 +136,10 @@ class LiveDeblurNode(LifecycleNode):
         device = self.get_parameter("device").value
         threads = self.get_parameter("torch_threads").value
         reliability = self.get_parameter("image_reliability").value
-        if reliability not in ("auto", *RELIABILITY):
-            self.last_error = (f"parameter image_reliability='{reliability}' is not one of "
-                               "auto, reliable, best_effort")
-            self.get_logger().error(f"configure failed: {self.last_error}")
-            return TransitionCallbackReturn.FAILURE
+        try:
+            check_value(RELIABILITY_PARAM, reliability)
+        except ParameterError as exc:
+            return self._configure_failed(str(exc))
         try:
             if threads > 0:
                 import torch
@@ -151,13 +151,9 @@ class LiveDeblurNode(LifecycleNode):
                 self.get_logger().info(
                     f"model auto -> {path.stem} for device {self.deblurrer.device}")
         except (CheckpointError, ValueError) as exc:
-            self.last_error = str(exc)
-            self.get_logger().error(f"configure failed: {exc}")
-            return TransitionCallbackReturn.FAILURE
+            return self._configure_failed(str(exc))
         except Exception as exc:  # noqa: BLE001 - rclpy would swallow it without a log line
-            self.last_error = f"{type(exc).__name__}: {exc}"
-            self.get_logger().error(f"configure failed: {self.last_error}")
-            return TransitionCallbackReturn.FAILURE
+            return self._configure_failed(f"{type(exc).__name__}: {exc}")
         self.last_error = ""
         self.model_name = self.deblurrer.name
         self.device_name = str(self.deblurrer.device)
@@ -174,29 +170,34 @@ class LiveDeblurNode(LifecycleNode):
         self._info_sub = self.create_subscription(
             CameraInfo, "camera_info", self._on_camera_info, INFO_QOS,
             callback_group=self._sub_group)
-        self._stop = False
-        self._worker = threading.Thread(target=self._run_worker, name="deblur_worker")
+        self._worker = MailboxWorker(self._process, name="deblur_worker",
+                                     on_flush=self._flush_stream, on_error=self._worker_failed)
         self._worker.start()
         self.get_logger().info(
             f"configured: model {self.model_name} ({path}) on {self.device_name}, "
             f"{self.deblurrer.lookahead} frame(s) of look-ahead")
         return TransitionCallbackReturn.SUCCESS
 
+    def _configure_failed(self, reason: str) -> TransitionCallbackReturn:
+        self.last_error = reason
+        if self.context.ok():  # else Ctrl-C during an autostart configure: nothing to say
+            self.get_logger().error(f"configure failed: {reason}")
+        return TransitionCallbackReturn.FAILURE
+
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._active = True
+        if self._worker is not None:
+            self._worker.open()
         self.get_logger().info("active: deblurring 'image' -> 'deblurred/image'")
         return super().on_activate(state)
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
         # The frame in the mailbox and those waiting for look-ahead are published
         # before the publishers close; the worker does it, as it does all model work.
-        # Closing the stream under the mailbox lock orders every accepted frame first.
-        done = threading.Event()
-        with self._cond:
-            self._active = False
-            self._flush_done = done
-            self._cond.notify()
-        if self._worker is not None and not done.wait(timeout=60.0):
+        self._active = False
+        worker = self._worker
+        if worker is not None and not worker.close(flush=True, timeout=60.0) \
+                and worker.running:
             self.get_logger().error("deactivate: the worker did not flush within 60 s")
         return super().on_deactivate(state)
 
@@ -225,12 +226,20 @@ class LiveDeblurNode(LifecycleNode):
             self.trigger_activate()
 
     def shutdown_quietly(self) -> None:
-        """Run the shutdown transition unless already finalized (end of main, tests)."""
-        try:
-            self.trigger_shutdown()
-        except Exception:  # noqa: BLE001 - already finalized or context gone
-            self._active = False
-            self._stop_worker()
+        """Reach 'finalized' if the context still allows it; stop the worker either way.
+
+        After Ctrl-C/SIGTERM rclpy has already shut the context down: a transition
+        would only fail (and log), so the worker is stopped and the model freed directly.
+        Safe to call more than once (end of main, test teardown).
+        """
+        if self.context.ok():
+            try:
+                self.trigger_shutdown()
+            except RCLError:  # already finalized
+                pass
+        self._active = False
+        self._stop_worker()
+        self._release()
 
     def _release(self) -> None:
         for sub in (self._image_sub, self._info_sub):
@@ -245,8 +254,6 @@ class LiveDeblurNode(LifecycleNode):
             self._qos_timer = None
         self.deblurrer = None
         self._camera_info = None
-        with self._cond:
-            self._mailbox = None
 
     # -- camera QoS --------------------------------------------------------------------
     #
@@ -282,92 +289,97 @@ class LiveDeblurNode(LifecycleNode):
     def _follow_camera_qos(self) -> None:
         if self._image_sub is None:
             return
-        wanted = self._wanted_reliability()
-        if wanted != self._image_reliability:
-            self._subscribe_image(wanted)
+        with quiet_after_shutdown(self):
+            wanted = self._wanted_reliability()
+            if wanted != self._image_reliability:
+                self._subscribe_image(wanted)
 
     # -- data path ---------------------------------------------------------------------
 
     def _on_image(self, msg: Image) -> None:
         now = time.monotonic()
-        with self._cond:
-            if not self._active:
-                return
-            self.stats.on_input(now)
-            if self._mailbox is not None:
-                self.stats.on_drop()
-            self._mailbox = (msg, now)
-            self._cond.notify()
+        worker = self._worker
+        if worker is None:
+            return
+        # Counted under the mailbox lock: deactivate's close orders every counted frame
+        # before its flush.
+        if worker.offer((msg, now), before=lambda: self.stats.on_input(now)) is Offer.REPLACED:
+            self.stats.on_drop()
 
     def _on_camera_info(self, msg: CameraInfo) -> None:
         self._camera_info = msg
 
     def _stop_worker(self) -> None:
-        with self._cond:
-            self._stop = True
-            self._cond.notify_all()
-        if self._worker is not None and self._worker is not threading.current_thread():
-            self._worker.join()
-        self._worker = None
+        worker, self._worker = self._worker, None
+        if worker is not None:
+            worker.stop()
 
-    def _run_worker(self) -> None:
-        while True:
-            flush_done = None
-            with self._cond:
-                while self._mailbox is None and self._flush_done is None and not self._stop:
-                    self._cond.wait()
-                if self._stop:
-                    return
-                if self._mailbox is not None:
-                    msg, received = self._mailbox
-                    self._mailbox = None
-                else:
-                    flush_done, self._flush_done = self._flush_done, None
-            if flush_done is None:
-                self._process(msg, received)
-                continue
-            try:
-                if self.deblurrer is not None:
-                    self._publish(self.deblurrer.flush())
-                    self.deblurrer.reset()
-            except Exception as exc:  # noqa: BLE001 - deactivate must complete regardless
+    def _worker_failed(self, exc: BaseException) -> None:
+        if self.context.ok():
+            self.get_logger().error(f"worker: {type(exc).__name__}: {exc}")
+
+    def _flush_stream(self) -> None:
+        try:
+            if self.deblurrer is not None:
+                self._publish(self.deblurrer.flush())
+                self.deblurrer.reset()
+        except Exception as exc:  # noqa: BLE001 - deactivate must complete regardless
+            if self.context.ok():
                 self.get_logger().error(f"flush at deactivate failed: {exc}")
-            finally:
-                flush_done.set()
 
-    def _process(self, msg: Image, received: float) -> None:
+    def _reject(self, kind: str, text: str) -> None:
+        self.stats.on_reject()
+        self.rejected_by_kind[kind] += 1
+        if self.context.ok() and self._reject_log.ready(kind):
+            self.get_logger().error(text)
+
+    def _process(self, item: tuple[Image, float]) -> None:
+        msg, received = item
         deblurrer = self.deblurrer
         if deblurrer is None:
             return
         try:
             decoded = decode_image(msg)
-        except (UnsupportedEncodingError, MalformedImageError) as exc:
-            self.stats.on_reject()
-            self.get_logger().error(str(exc), throttle_duration_sec=5.0)
+        except UnsupportedEncodingError as exc:
+            self._reject("encoding", str(exc))
+            return
+        except MalformedImageError as exc:
+            self._reject("malformed", str(exc))
             return
         payload = _Frame(msg.header, msg.encoding, decoded.alpha, received)
         try:
             stamp = stamp_ns(msg.header.stamp.sec, msg.header.stamp.nanosec)
             outputs = deblurrer.push(decoded.rgb, stamp, payload)
         except Exception as exc:  # noqa: BLE001 - keep the node alive, say what happened
-            self.stats.on_reject()
-            self.get_logger().error(f"deblurring failed: {exc}", throttle_duration_sec=5.0)
+            self._reject("deblurring", f"deblurring failed: {exc}")
             return
         self._publish(outputs)
 
     def _publish(self, outputs: list) -> None:
-        if self._image_pub is None:
+        image_pub, info_pub = self._image_pub, self._info_pub
+        if image_pub is None or info_pub is None:
             return
         for out in outputs:
             frame: _Frame = out.payload
             image = encode_image(out.frame, frame.alpha, frame.encoding, frame.header)
-            self._image_pub.publish(image)
             info = self._camera_info
             if info is not None:
                 info = copy.copy(info)
                 info.header = frame.header
-                self._info_pub.publish(info)
+            if not self._send(image_pub, image, info_pub, info):
+                return
             self.stats.on_output(time.monotonic() - frame.received)
+
+    def _send(self, image_pub: Any, image: Image, info_pub: Any,
+              info: CameraInfo | None) -> bool:
+        """False when the context is gone: Ctrl-C shuts it down under a running worker,
+        and what is left to publish is then skipped quietly."""
+        with quiet_after_shutdown(self):
+            image_pub.publish(image)
+            if info is not None:
+                info_pub.publish(info)
+            return True
+        return False
 
     # -- diagnostics -------------------------------------------------------------------
 
@@ -400,25 +412,28 @@ class LiveDeblurNode(LifecycleNode):
         array = DiagnosticArray()
         array.header.stamp = self.get_clock().now().to_msg()
         array.status = [status]
-        self._diag_pub.publish(array)
+        with quiet_after_shutdown(self):
+            self._diag_pub.publish(array)
+
+
+def usage_text(program: str) -> str:
+    return usage(program, "Lifecycle node: deblurs 'image' to 'deblurred/image' (and "
+                 "'camera_info' to 'deblurred/camera_info').", PARAMETERS,
+                 "-p model:=strcnn-w16-m1 -p device:=cpu -p autostart:=true "
+                 "-r image:=/camera/image_raw")
+
+
+def _make_node() -> Node:
+    return LiveDeblurNode()
 
 
 def main(args: list[str] | None = None) -> int:
-    rclpy.init(args=args if args is not None else sys.argv)
-    node = LiveDeblurNode()
-    executor = MultiThreadedExecutor(num_threads=3)
-    executor.add_node(node)
-    try:
-        node.autostart_if_requested()
-        executor.spin()
-    except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
-        pass
-    finally:
-        node.shutdown_quietly()
-        executor.shutdown()
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    """``live_node`` / ``deblur-ros live``: the exit code (0, or 2 for a bad parameter)."""
+    argv = list(sys.argv if args is None else args)
+    program = program_name(argv, "deblur_ros.nodes.live_node")
+    return run(program, _make_node, argv, usage=usage_text(program),
+               executor=lambda: MultiThreadedExecutor(num_threads=3),
+               start=LiveDeblurNode.autostart_if_requested)
 
 
 if __name__ == "__main__":

@@ -67,3 +67,37 @@ def test_bad_source_and_encoding_are_clear_errors(ros, tmp_path):
     with pytest.raises(ValueError, match="yuv9"):
         CameraSourceNode(context=ros.context, parameter_overrides=[
             Parameter("encoding", value="yuv9")])
+
+
+def test_corrupt_frame_in_a_folder_is_skipped_counted_and_logged_once(ros, tmp_path, capfd):
+    """One garbage file used to kill the node; the rest of the folder must still flow."""
+    frames = make_folder(tmp_path / "clip", n=3)
+    (tmp_path / "clip" / "1.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    images = []
+    peer = ros.node("peer")
+    peer.create_subscription(Image, "image", images.append, 20)
+    node = ros.add(CameraSourceNode(context=ros.context, parameter_overrides=[
+        Parameter("source", value=str(tmp_path / "clip")), Parameter("rate", value=50),
+        Parameter("loop", value=True), Parameter("max_frames", value=4)]))
+    assert ros.wait_for(lambda: node.finished, 10)
+    assert ros.wait_for(lambda: len(images) == 4, 5)
+    good = [frames[0], frames[2]] * 2  # two passes over the readable frames
+    for msg, frame in zip(images, good):
+        np.testing.assert_array_equal(array_from_image(msg), frame)
+    assert node.skipped_frames == 2  # once per pass
+    err = capfd.readouterr().err
+    assert err.count("skipping frame") == 1 and "1.png" in err, err
+
+
+def test_numbers_accept_integers_and_bad_values_are_one_line(ros):
+    """Launch types ``rate:=5`` as INTEGER; the node used to refuse it."""
+    from deblur_ros.nodes.params import ParameterError
+
+    node = ros.add(CameraSourceNode(context=ros.context, parameter_overrides=[
+        Parameter("rate", value=5), Parameter("width", value=32),
+        Parameter("height", value=24)]))
+    assert node.timer.timer_period_ns == 200_000_000
+    for name, value in [("rate", -1.0), ("source", 0), ("width", 8), ("loop", "no")]:
+        with pytest.raises(ParameterError, match=f"^parameter {name}=[^\n]*$"):
+            CameraSourceNode(context=ros.context,
+                             parameter_overrides=[Parameter(name, value=value)])

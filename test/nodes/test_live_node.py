@@ -113,9 +113,10 @@ def test_lifecycle_transitions_through_services(ros, identity_model):
     assert client.state() == "unconfigured"
     # An invalid transition: Kilted answers success=False, older distros raise.
     try:
-        assert not client.transition(Transition.TRANSITION_ACTIVATE)
+        accepted = client.transition(Transition.TRANSITION_ACTIVATE)
     except Exception:  # noqa: BLE001
-        pass
+        accepted = False
+    assert not accepted
     assert client.state() == "unconfigured"
     assert client.transition(Transition.TRANSITION_UNCONFIGURED_SHUTDOWN)
     assert client.state() == "finalized"
@@ -256,6 +257,53 @@ def test_unsupported_encoding_is_rejected_and_node_keeps_running(ros, identity_m
     assert client.state() == "active"
     assert ros.wait_for(lambda: any(
         s.message == "rejecting frames" for d in client.diagnostics for s in d.status), 5)
+
+
+def test_each_kind_of_rejected_frame_is_logged(ros, identity_model, capfd):
+    """One 5 s throttle shared by all rejections hid a malformed frame behind an
+    unsupported encoding; each kind has its own now."""
+    live = make_live(ros, identity_model)
+    client = Client(ros)
+    client.start()
+    client.image_pub.publish(Image(height=4, width=4, encoding="bayer_rggb8", step=4,
+                                   data=bytes(16)))
+    assert ros.wait_for(lambda: live.stats.rejected == 1, 10)
+    truncated = Image(height=4, width=4, encoding="rgb8", step=12, data=bytes(20))
+    client.image_pub.publish(truncated)
+    assert ros.wait_for(lambda: live.stats.rejected == 2, 10)
+    client.image_pub.publish(truncated)  # the same kind again within 5 s: counted, not logged
+    assert ros.wait_for(lambda: live.stats.rejected == 3, 10)
+    assert live.rejected_by_kind == {"encoding": 1, "malformed": 2}
+
+    def logged() -> str:
+        logged.text += capfd.readouterr().err
+        return logged.text
+
+    logged.text = ""
+    assert ros.wait_for(lambda: "unsupported image encoding 'bayer_rggb8'" in logged()
+                        and "is truncated" in logged(), 5), logged.text
+    assert logged.text.count("is truncated") == 1
+
+
+def test_numbers_accept_integers(ros, identity_model):
+    """Launch passes ``diagnostics_period:=1`` as an INTEGER; a double parameter takes it."""
+    live = make_live(ros, identity_model, name="deblur_int", diagnostics_period=1)
+    assert live.get_parameter("diagnostics_period").value == 1
+    assert live._diag_timer.timer_period_ns == 10**9
+
+
+def test_bad_parameter_values_are_one_line_errors(ros, identity_model):
+    from deblur_ros.nodes.params import ParameterError
+
+    for name, value, allowed in [("model", 123, "a string"),
+                                 ("torch_threads", -1, "from 0 to 256"),
+                                 ("diagnostics_period", 0.0, "from 0.05 to 60"),
+                                 ("autostart", "yes", "a boolean")]:
+        with pytest.raises(ParameterError) as info:
+            LiveDeblurNode(context=ros.context, parameter_overrides=[
+                Parameter(name, value=value)])
+        text = str(info.value)
+        assert "\n" not in text and f"parameter {name}=" in text and allowed in text, text
 
 
 def test_missing_model_fails_configure_with_reason(ros, tmp_path):
@@ -431,3 +479,75 @@ def test_shipped_fastdds_profile_carries_best_effort_vga_across_processes(ros, i
         ros, client, ["-p", "qos_overrides./image.publisher.reliability:=best_effort"],
         FASTDDS_DEFAULT_PROFILES_FILE=str(profile))
     assert reliability == [ReliabilityPolicy.BEST_EFFORT]
+
+
+# -- the mailbox worker on its own (deblur_ros/nodes/worker.py) -------------------------
+
+
+def test_mailbox_worker_keeps_the_newest_item_and_counts_drops():
+    import threading
+
+    from deblur_ros.nodes.worker import MailboxWorker, Offer
+
+    gate, started = threading.Event(), threading.Event()
+    handled, flushed = [], []
+
+    def handle(item):
+        started.set()
+        gate.wait(10)
+        handled.append(item)
+
+    worker = MailboxWorker(handle, on_flush=lambda: flushed.append(list(handled)))
+    assert worker.offer(0) is Offer.REFUSED  # not started/open
+    worker.start()
+    worker.open()
+    assert worker.offer(1) is Offer.TAKEN
+    assert started.wait(10)  # 1 is being handled; the slot is empty again
+    assert worker.offer(2) is Offer.TAKEN
+    assert worker.offer(3) is Offer.REPLACED
+    gate.set()
+    assert worker.close(flush=True, timeout=10)
+    assert handled == [1, 3] and worker.dropped == 1
+    assert flushed == [[1, 3]]  # the flush ran after the item already in the slot
+    assert worker.offer(4) is Offer.REFUSED
+    assert worker.stop(timeout=10) and not worker.running
+
+
+def test_mailbox_worker_stop_releases_a_waiting_flush_and_survives_errors():
+    import threading
+
+    from deblur_ros.nodes.worker import MailboxWorker
+
+    gate = threading.Event()
+    errors = []
+
+    def handle(item):
+        if item == "bad":
+            raise RuntimeError("bad item")
+        gate.wait(10)
+
+    worker = MailboxWorker(handle, on_flush=lambda: None, on_error=errors.append)
+    worker.start()
+    worker.open()
+    worker.offer("bad")
+    assert _eventually(lambda: errors, 10)
+    worker.offer("slow")
+    closed = []
+    closer = threading.Thread(target=lambda: closed.append(worker.close(timeout=30)))
+    closer.start()
+    time.sleep(0.1)
+    stopper = threading.Thread(target=worker.stop)
+    stopper.start()  # Ctrl-C while a deactivate waits for the flush
+    closer.join(10)
+    assert closed == [False] and not closer.is_alive()
+    gate.set()  # the current item finishes, then the thread ends
+    stopper.join(10)
+    assert not stopper.is_alive() and not worker.running
+    assert [str(e) for e in errors] == ["bad item"]
+
+
+def _eventually(predicate, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not predicate():
+        time.sleep(0.01)
+    return predicate()
