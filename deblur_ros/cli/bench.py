@@ -278,6 +278,31 @@ def format_table(records: list[dict]) -> str:
     return "\n".join([head, *rows])
 
 
+# (model, width, height, fps) the backends issue sets for a 2-core CPU; GPU targets apply
+# on CUDA only.
+CPU_SPEED_TARGETS = (("strcnn-w16-m1", 640, 480, 24.0), ("strcnn-w16-m1", 320, 240, 60.0),
+                     ("strcnn-w64-m1", 640, 480, 2.5))
+CUDA_SPEED_TARGETS = (("strcnn-w64-m1", 640, 480, 500.0), ("strcnn-w64-m1", 1280, 720, 150.0))
+
+
+def speed_targets(records: list[dict]) -> list[str]:
+    """The best model row for each target (model, size) against its frame rate."""
+    lines = []
+    cuda = any(r["device"].startswith("cuda") for r in records)
+    for model, width, height, goal in CUDA_SPEED_TARGETS if cuda else CPU_SPEED_TARGETS:
+        rows = [r for r in records if r["path"] == "model" and r["model"] == model
+                and (r["width"], r["height"]) == (width, height)]
+        if not rows:
+            continue
+        best = max(rows, key=lambda r: r["fps"])
+        lines.append(
+            f"- {model} at {width}x{height}: best {best['fps']:.1f} fps "
+            f"({best.get('backend', 'torch')} {best.get('precision', 'fp32')}, "
+            f"{best.get('threads', '?')} threads) vs target {goal:g} fps: "
+            f"{'PASS' if best['fps'] >= goal else 'FAIL'}")
+    return lines
+
+
 def targets(records: list[dict]) -> list[str]:
     lines = []
     for r in records:
@@ -414,7 +439,7 @@ def main(argv: list[str]) -> int:
         return 2
     print()
     print(format_table(records))
-    for line in targets(records):
+    for line in speed_targets(records) + targets(records):
         print(line)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -63,3 +63,21 @@ def test_every_installed_backend_gets_rows_and_a_bad_one_is_refused(identity_mod
     with pytest.raises(SystemExit):
         deblur_ros(["bench", "--no-ros", "--backends", "tensorrt:int4"])
     assert "give BACKEND[:PRECISION]" in capsys.readouterr().err
+
+
+def test_speed_targets_take_the_best_row_of_each_model_and_size():
+    from deblur_ros.cli.bench import speed_targets
+
+    def row(model, size, fps, backend):
+        return {"path": "model", "model": model, "width": size[0], "height": size[1],
+                "fps": fps, "backend": backend, "precision": "fp32", "threads": 2,
+                "device": "cpu"}
+
+    lines = speed_targets([row("strcnn-w16-m1", (640, 480), 9.0, "torch"),
+                           row("strcnn-w16-m1", (640, 480), 30.0, "openvino"),
+                           row("strcnn-w64-m1", (640, 480), 1.0, "torch")])
+    assert lines == [
+        "- strcnn-w16-m1 at 640x480: best 30.0 fps (openvino fp32, 2 threads) vs target 24 fps: "
+        "PASS",
+        "- strcnn-w64-m1 at 640x480: best 1.0 fps (torch fp32, 2 threads) vs target 2.5 fps: "
+        "FAIL"]
