@@ -44,7 +44,6 @@ setup(
     maintainer_email="deblur-ros@example.org",
     description="Online video deblurring (STRCNN+DTB) for ROS 2 camera streams.",
     license="Apache-2.0",
-    tests_require=["pytest"],
     entry_points={
         "console_scripts": [
             "live_node = deblur_ros.nodes.live_node:main",

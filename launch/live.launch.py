@@ -12,6 +12,7 @@ from launch.actions import DeclareLaunchArgument
 from launch.conditions import IfCondition
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution, PythonExpression
 from launch_ros.actions import LifecycleNode, Node
+from launch_ros.parameter_descriptions import ParameterValue
 from launch_ros.substitutions import FindPackageShare
 
 from launch import LaunchDescription
@@ -35,10 +36,11 @@ def generate_launch_description():
         DeclareLaunchArgument("autostart", default_value="true",
                               description="configure and activate without a lifecycle manager"),
         DeclareLaunchArgument("source", default_value="",
-                              description="also start camera_source: 'synthetic', a video or a "
-                                          "folder of frames (empty: use a real camera)"),
+                              description="also start camera_source: 'synthetic', a video, a "
+                                          "folder of frames or a V4L2 camera (/dev/video0 or "
+                                          "0) (empty: another driver publishes 'image')"),
         DeclareLaunchArgument("rate", default_value="10.0",
-                              description="camera_source frame rate"),
+                              description="camera_source frame rate (Hz; 5 and 5.0 both work)"),
     ]
     live = LifecycleNode(
         package="deblur_ros",
@@ -61,7 +63,10 @@ def generate_launch_description():
         output="screen",
         condition=IfCondition(PythonExpression(["'", arg("source"), "' != ''"])),
         parameters=[PathJoinSubstitution([share, "config", "camera_source.yaml"]),
-                    {"source": arg("source"), "rate": arg("rate")}],
+                    # Launch arguments arrive typed by YAML rules (rate:=5 is an integer,
+                    # source:=0 too): give the node the types it declares.
+                    {"source": ParameterValue(arg("source"), value_type=str),
+                     "rate": ParameterValue(arg("rate"), value_type=float)}],
         remappings=[("image", arg("image")), ("camera_info", arg("camera_info"))],
     )
     return LaunchDescription([*arguments, live, source])
