@@ -59,7 +59,12 @@ def run(program: str, make_node: Callable[[], Node], args: Sequence[str] | None,
         print(usage)
         return 0
     _sigint_without_keyboard_interrupt()
-    rclpy.init(args=argv)
+    try:
+        rclpy.init(args=argv)
+    except RCLError as exc:  # a malformed --ros-args rule, e.g. "-p rate" without ":="
+        print(f"{program}: {_one_line(exc).split(', at /')[0]}", file=sys.stderr)
+        _finish()
+        return 2
     try:
         node = make_node()
     except Exception as exc:
