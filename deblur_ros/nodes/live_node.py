@@ -6,8 +6,9 @@ input's header unchanged and ``deblurred/camera_info`` (the latest CameraInfo wi
 the output's header), so a SLAM front end takes the output by remapping one topic.
 
 The subscription keeps only the newest frame in a one-slot mailbox that a worker
-thread drains: a model slower than the camera drops (and counts) frames instead of
-building a queue, so latency stays bounded and memory flat.
+thread drains (``deblur_ros.nodes.worker``): a model slower than the camera drops
+(and counts) frames instead of building a queue, so latency stays bounded and memory
+flat.
 
 Every model call, the deactivate flush included, runs on that one worker thread,
 which lives from configure to cleanup: PyTorch's CPU thread pool belongs to the
@@ -17,7 +18,9 @@ got about a third of the throughput on CPU.
 Transitions: configure loads the model and starts the worker (a bad model fails
 configure with the reason logged and on /diagnostics), activate/deactivate open and
 close the stream (deactivate publishes the look-ahead frames first), cleanup and
-shutdown stop the worker and free everything.
+shutdown stop the worker and free everything. Ctrl-C/SIGTERM: ``deblur_ros.nodes.spin``
+stops the worker through :meth:`LiveDeblurNode.shutdown_quietly` even though rclpy has
+already shut the context down (no transition can run then).
 """
 
 from __future__ import annotations
