@@ -38,6 +38,9 @@ setup(
     extras_require={
         "ros": ros_wheels,
         "test": ["pytest>=7", "pytest-timeout>=2", "ruff>=0.5"],
+        # Fast CPU inference (deblur_ros.core.inference.runners); both export through ONNX.
+        "openvino": ["openvino>=2024.0", "onnx>=1.15"],
+        "onnx": ["onnxruntime>=1.17", "onnx>=1.15"],
     },
     zip_safe=True,
     maintainer="deblur_ros developers",
