@@ -58,13 +58,16 @@ def run(program: str, make_node: Callable[[], Node], args: Sequence[str] | None,
     if wants_help(argv):
         print(usage)
         return 0
-    _sigint_without_keyboard_interrupt()
+    early = _sigint_without_keyboard_interrupt()
     try:
         rclpy.init(args=argv)
     except RCLError as exc:  # a malformed --ros-args rule, e.g. "-p rate" without ":="
         print(f"{program}: {_one_line(exc).split(', at /')[0]}", file=sys.stderr)
         _finish()
         return 2
+    if early.is_set():  # Ctrl-C before rclpy's handler was there to see it
+        _finish()
+        return 0
     try:
         node = make_node()
     except Exception as exc:
@@ -111,17 +114,20 @@ def stop(node: Node, spinner: Executor) -> None:
     node.destroy_node()
 
 
-def _sigint_without_keyboard_interrupt() -> None:
+def _sigint_without_keyboard_interrupt() -> threading.Event:
     """Let Ctrl-C stop the node only through rclpy, never as a KeyboardInterrupt.
 
     rclpy's handler shuts the context down (the executor then returns) and calls the
     handler that was there before ``rclpy.init``: Python's, raising KeyboardInterrupt
     wherever the main thread happens to be. ``ros2 launch`` adds its own SIGINT to the
     terminal's, so a second one used to land inside the stop and cut it short (exit
-    code -2). A handler that raises nothing, installed first, avoids both.
+    code -2). A handler that raises nothing, installed first, avoids both; the event it
+    returns says a Ctrl-C came before rclpy's handler took over.
     """
+    seen = threading.Event()
     if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGINT, lambda signum, frame: None)
+        signal.signal(signal.SIGINT, lambda signum, frame: seen.set())
+    return seen
 
 
 def _finish() -> None:
