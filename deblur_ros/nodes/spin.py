@@ -11,6 +11,7 @@ entities; a non-daemon worker left running would keep the process alive.
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
@@ -56,7 +57,10 @@ def run(program: str, make_node: Callable[[], Node], args: Sequence[str] | None,
     """
     argv = list(sys.argv if args is None else args)
     if wants_help(argv):
-        print(usage)
+        try:
+            print(usage, flush=True)
+        except BrokenPipeError:  # `--help | head`: the reader left; no traceback at exit
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     early = _sigint_without_keyboard_interrupt()
     try:
