@@ -17,7 +17,7 @@ import yaml
 from sensor_msgs.msg import CameraInfo
 from std_msgs.msg import Header
 
-from deblur_ros.adapters.image_codec import copy_header
+from deblur_ros.adapters.image_msg import copy_header
 
 __all__ = ["default_camera_info", "load_camera_info_yaml"]
 

@@ -3,9 +3,9 @@
 Model path: the streaming deblurrer alone, frame after frame (recurrent state
 kept), on the current device. ROS path: publisher -> live node -> subscriber at
 640x480 over real DDS, the node in its own process as in the field, measured
-twice: saturated (a camera faster than the model: throughput) and paced at 80% of
-the model's rate (latency, which a saturated run would inflate with waiting in the
-one-frame mailbox). Its peak RSS is the node process's.
+twice: with a 30 Hz camera (the field case: throughput, and latency as a user sees it)
+and paced at 80% of the model's rate (latency without waiting in the one-frame
+mailbox). Its peak RSS is the node process's.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ import numpy as np
 import torch
 
 from deblur_ros.cli.args import non_negative_int, positive_float, positive_int, writable_file
+
+CAMERA_HZ = 30.0  # the ROS path's camera, as the backends issue's end-to-end target says
 
 
 def peak_rss_mb() -> float:
@@ -133,7 +135,7 @@ def bench_ros(path: Path, device: str, model_fps: float, model_p95_ms: float,
     from rclpy.qos import QoSProfile, ReliabilityPolicy
     from sensor_msgs.msg import Image
 
-    from deblur_ros.adapters.image_codec import image_from_array
+    from deblur_ros.adapters.image_msg import image_from_array
     from deblur_ros.core.imaging import stamp_ns
 
     ns = "/deblur_bench"
@@ -199,10 +201,10 @@ def bench_ros(path: Path, device: str, model_fps: float, model_p95_ms: float,
                 raise RuntimeError(f"the live node did not start:\n{node_output()}")
             time.sleep(0.05)
         run(max(5.0, model_fps), min(3.0, seconds))  # warm-up
-        saturated = run(max(30.0, 2 * model_fps), seconds)
+        saturated = run(CAMERA_HZ, seconds)
         time.sleep(1.0)  # one more diagnostics period
         dropped_before = dropped()
-        paced_rate = 0.8 * model_fps
+        paced_rate = 0.8 * min(model_fps, CAMERA_HZ)
         paced = run(paced_rate, seconds)
         time.sleep(1.0)
         dropped_paced = dropped() - dropped_before
@@ -211,6 +213,7 @@ def bench_ros(path: Path, device: str, model_fps: float, model_p95_ms: float,
         if os.environ.get("DEBLUR_ROS_BENCH_DEBUG"):
             print(node_output(), diag, file=sys.stderr)
         device_name = diag.get("device", device)
+        backend_name, _, precision_name = diag.get("backend", "torch fp32").partition(" ")
     finally:
         node.terminate()
         try:
@@ -227,16 +230,21 @@ def bench_ros(path: Path, device: str, model_fps: float, model_p95_ms: float,
     times = [t for t, _ in saturated]
     fps = (len(times) - 1) / ((times[-1] - times[0]) / 1e9) if len(times) > 2 else 0.0
     lat = np.array([(t - s) / 1e6 for t, s in paced])
+    camera_lat = np.array([(t - s) / 1e6 for t, s in saturated])
     interval_ms = 1000.0 / paced_rate
     return {
-        "path": "ros", "model": model_name, "backend": "pytorch", "device": device_name,
+        "path": "ros", "model": model_name, "backend": backend_name,
+        "precision": precision_name, "threads": 0, "device": device_name,
         "width": width, "height": height, "fps": fps,
         "latency_ms_p50": float(np.percentile(lat, 50)) if lat.size else float("nan"),
         "latency_ms_p95": float(np.percentile(lat, 95)) if lat.size else float("nan"),
         "peak_rss_mb": node_rss,
-        "saturated_publish_hz": max(30.0, 2 * model_fps), "paced_publish_hz": paced_rate,
+        "camera_hz": CAMERA_HZ, "paced_publish_hz": paced_rate,
+        "camera_latency_ms_p95": (float(np.percentile(camera_lat, 95)) if camera_lat.size
+                                  else float("nan")),
+        "lookahead_ms_at_camera": delay * 1000.0 / CAMERA_HZ,
         "paced_dropped": dropped_paced, "model_fps": model_fps,
-        "throughput_ratio": fps / model_fps if model_fps else float("nan"),
+        "throughput_ratio": fps / min(model_fps, CAMERA_HZ) if model_fps else float("nan"),
         "latency_target_ms": model_p95_ms + delay * interval_ms + 10.0,
     }
 
@@ -311,9 +319,17 @@ def targets(records: list[dict]) -> list[str]:
         ok_tp = r["throughput_ratio"] >= 0.9
         ok_lat = r["latency_ms_p95"] <= r["latency_target_ms"]
         lines.append(
-            f"- {r['model']}: ROS throughput {r['fps']:.2f} fps = "
-            f"{100 * r['throughput_ratio']:.0f}% of the bare model's {r['model_fps']:.2f} fps "
-            f"(target >= 90%): {'PASS' if ok_tp else 'FAIL'}")
+            f"- {r['model']}: ROS throughput {r['fps']:.2f} fps from a {r['camera_hz']:g} Hz "
+            f"camera = {100 * r['throughput_ratio']:.0f}% of min(camera, bare model's "
+            f"{r['model_fps']:.2f} fps) (target >= 90%): {'PASS' if ok_tp else 'FAIL'}")
+        if r["model"] == "strcnn-w16-m1" and r["device"] == "cpu":
+            goal = 80.0 + r["lookahead_ms_at_camera"]
+            ok = r["fps"] >= 20.0 and r["camera_latency_ms_p95"] <= goal
+            lines.append(
+                f"- {r['model']} end to end at {r['width']}x{r['height']}, {r['camera_hz']:g} Hz "
+                f"camera: {r['fps']:.1f} fps out (target >= 20), p95 latency "
+                f"{r['camera_latency_ms_p95']:.0f} ms (target <= {goal:.0f}: 80 ms + the "
+                f"look-ahead frame): {'PASS' if ok else 'FAIL'}")
         lines.append(
             f"- {r['model']}: ROS p95 latency {r['latency_ms_p95']:.0f} ms at "
             f"{r['paced_publish_hz']:.2f} Hz vs target {r['latency_target_ms']:.0f} ms "
@@ -410,9 +426,10 @@ def main(argv: list[str]) -> int:
           f"python {platform.python_version()}", flush=True)
     records = []
     try:
-        vga = {}
-        for path in paths:
-            vga[path] = bench_model(path, str(device), 640, 480, args.frames, args.seconds)
+        vga = {}  # the bare model on the node's own (auto) backend: the ROS rows' reference
+        for path in ([] if args.no_ros else paths):
+            vga[path] = bench_model(path, str(device), 640, 480, args.frames, args.seconds,
+                                    "auto", "auto")
         if not args.no_ros:
             for path in paths:
                 r = vga[path]

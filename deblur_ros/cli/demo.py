@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="stop after this many deblurred frames")
     parser.add_argument("--timeout", type=positive_float, default=120.0,
                         help="seconds before giving up")
-    parser.add_argument("--torch-threads", type=int, default=1,
+    parser.add_argument("--threads", type=int, default=1,
                         help="PyTorch CPU threads for the node; 1 left the most CPU for the "
                         "camera, DDS and executor on a 2-core machine (0 = PyTorch default)")
     parser.add_argument("--out", type=Path, default=Path("demo_output"))
@@ -54,7 +54,7 @@ def main(argv: list[str]) -> int:
     from sensor_msgs.msg import Image
 
     from deblur_ros.adapters.frame_sources import FrameSourceError
-    from deblur_ros.adapters.image_codec import array_from_image
+    from deblur_ros.adapters.pixels import array_from_image
     from deblur_ros.core.scoring.metrics import sharpness
     from deblur_ros.nodes.camera_source import CameraSourceNode
     from deblur_ros.nodes.live_node import LiveDeblurNode
@@ -76,7 +76,7 @@ def main(argv: list[str]) -> int:
         rclpy.shutdown(context=context)
         return 2
     live_params = [Parameter("device", value=args.device),
-                   Parameter("torch_threads", value=max(0, args.torch_threads))]
+                   Parameter("threads", value=max(0, args.threads))]
     if args.model:
         live_params.append(Parameter("model", value=args.model))
     live = LiveDeblurNode(context=context, parameter_overrides=live_params)

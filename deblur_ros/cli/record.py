@@ -97,7 +97,7 @@ def main(argv: list[str]) -> int:
     from sensor_msgs.msg import Image
     from tqdm import tqdm
 
-    from deblur_ros.adapters.image_codec import (
+    from deblur_ros.adapters.pixels import (
         MalformedImageError,
         UnsupportedEncodingError,
         decode_image,

@@ -20,7 +20,7 @@ from sensor_msgs.msg import CameraInfo, Image
 
 from deblur_ros.adapters.camera_info import default_camera_info, load_camera_info_yaml
 from deblur_ros.adapters.frame_sources import open_source
-from deblur_ros.adapters.image_codec import image_from_array
+from deblur_ros.adapters.image_msg import image_from_array
 from deblur_ros.nodes.params import Param, declare, number, usage
 from deblur_ros.nodes.spin import program_name, quiet_after_shutdown, run
 

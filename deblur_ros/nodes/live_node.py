@@ -41,13 +41,15 @@ from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.qos_overriding_options import QoSOverridingOptions
 from sensor_msgs.msg import CameraInfo, Image
 
-from deblur_ros.adapters.image_codec import (
-    MalformedImageError,
-    UnsupportedEncodingError,
-    decode_image,
-    encode_image,
-)
+from deblur_ros.adapters.image_msg import encode_image
+from deblur_ros.adapters.pixels import MalformedImageError, UnsupportedEncodingError, decode_image
 from deblur_ros.core.imaging import stamp_ns
+from deblur_ros.core.inference.runners import (
+    BACKENDS,
+    PRECISIONS,
+    BackendUnavailableError,
+    resolve,
+)
 from deblur_ros.core.inference.streaming import StreamingDeblurrer
 from deblur_ros.core.models.checkpoint import DEFAULT_LIVE_MODEL, CheckpointError, resolve_model
 from deblur_ros.nodes.diagnostics import KeyedThrottle, StreamStats
@@ -76,7 +78,13 @@ PARAMETERS = (
           "Checkpoint path, a shipped model name (strcnn-w16-m1, strcnn-w64-m1, ...), or "
           "auto: the paper's model on CUDA, the lite one on a CPU"),
     Param("device", "auto", "auto (CUDA if available), cpu, or cuda[:N]"),
-    Param("torch_threads", 0, "CPU threads for PyTorch; 0 keeps PyTorch's default",
+    Param("backend", "auto",
+          "auto (the fastest installed for the device), torch, openvino, onnxruntime, cuda",
+          choices=BACKENDS),
+    Param("precision", "auto",
+          "auto (bf16 where the CPU has native bf16, fp16 on CUDA, else fp32), fp32, bf16, "
+          "fp16", choices=PRECISIONS),
+    Param("threads", 0, "CPU threads for the backend; 0 = the backend's default (all cores)",
           low=0, high=256),
     Param("autostart", False,
           "Configure and activate at start-up (no lifecycle manager needed)"),
@@ -105,6 +113,7 @@ class LiveDeblurNode(LifecycleNode):
         self.deblurrer: StreamingDeblurrer | None = None
         self.model_name = ""
         self.device_name = ""
+        self.backend_name = ""
         self.last_error = ""
         self._active = False
         self._worker: MailboxWorker[tuple[Image, float]] | None = None
@@ -137,29 +146,32 @@ class LiveDeblurNode(LifecycleNode):
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         model_spec = self.get_parameter("model").value
         device = self.get_parameter("device").value
-        threads = self.get_parameter("torch_threads").value
+        threads = self.get_parameter("threads").value
+        backend = self.get_parameter("backend").value
+        precision = self.get_parameter("precision").value
         reliability = self.get_parameter("image_reliability").value
         try:
             check_value(RELIABILITY_PARAM, reliability)
         except ParameterError as exc:
             return self._configure_failed(str(exc))
         try:
-            if threads > 0:
-                import torch
-
-                torch.set_num_threads(threads)
             path = resolve_model(model_spec, device)
-            self.deblurrer = StreamingDeblurrer.from_checkpoint(path, device)
+            self.deblurrer = StreamingDeblurrer.from_checkpoint(
+                path, device, backend, precision, threads)
             if str(model_spec) in ("", "auto"):
                 self.get_logger().info(
                     f"model auto -> {path.stem} for device {self.deblurrer.device}")
-        except (CheckpointError, ValueError) as exc:
+            runner = self.deblurrer.runner
+            _, _, why = resolve(backend, precision, self.deblurrer.device)
+            self.get_logger().info(f"backend {runner.name} {runner.precision} ({why})")
+        except (CheckpointError, ValueError, BackendUnavailableError) as exc:
             return self._configure_failed(str(exc))
         except Exception as exc:  # noqa: BLE001 - rclpy would swallow it without a log line
             return self._configure_failed(f"{type(exc).__name__}: {exc}")
         self.last_error = ""
         self.model_name = self.deblurrer.name
         self.device_name = str(self.deblurrer.device)
+        self.backend_name = f"{self.deblurrer.runner.name} {self.deblurrer.runner.precision}"
         qos_override = QoSOverridingOptions.with_default_policies()
         self._image_pub = self.create_lifecycle_publisher(
             Image, "deblurred/image", OUTPUT_QOS, qos_overriding_options=qos_override)
@@ -410,6 +422,7 @@ class LiveDeblurNode(LifecycleNode):
             "latency max (ms)": f"{snap['latency_ms_max']:.1f}",
             "model": self.model_name or "none",
             "device": self.device_name or "none",
+            "backend": self.backend_name or "none",
         }
         status.values = [KeyValue(key=k, value=v) for k, v in values.items()]
         array = DiagnosticArray()

@@ -8,7 +8,7 @@ import pytest
 from rclpy.parameter import Parameter
 from sensor_msgs.msg import CameraInfo, Image
 
-from deblur_ros.adapters.image_codec import array_from_image
+from deblur_ros.adapters.pixels import array_from_image
 from deblur_ros.nodes.camera_source import CameraSourceNode
 
 pytestmark = pytest.mark.timeout(60)

@@ -42,7 +42,7 @@ def test_demo_runs_in_a_private_domain(ros, identity_model, tmp_path, capsys):
 
     from sensor_msgs.msg import Image
 
-    from deblur_ros.adapters.image_codec import image_from_array
+    from deblur_ros.adapters.image_msg import image_from_array
 
     robot = ros.node("robot_camera")
     pub = robot.create_publisher(Image, "image", 10)

@@ -292,7 +292,7 @@ def test_launch_with_synthetic_source_deblurs_with_the_input_stamps(ros, launch)
 def test_launch_with_remapped_camera_topic(ros, launch):
     import numpy as np
 
-    from deblur_ros.adapters.image_codec import image_from_array
+    from deblur_ros.adapters.image_msg import image_from_array
 
     outputs = []
     peer = ros.node("launch_camera")

@@ -18,7 +18,8 @@ from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image
 
-from deblur_ros.adapters.image_codec import array_from_image, image_from_array
+from deblur_ros.adapters.image_msg import image_from_array
+from deblur_ros.adapters.pixels import array_from_image
 from deblur_ros.nodes.live_node import LiveDeblurNode
 
 pytestmark = pytest.mark.timeout(120)
@@ -296,7 +297,7 @@ def test_bad_parameter_values_are_one_line_errors(ros, identity_model):
     from deblur_ros.nodes.params import ParameterError
 
     for name, value, allowed in [("model", 123, "a string"),
-                                 ("torch_threads", -1, "from 0 to 256"),
+                                 ("threads", -1, "from 0 to 256"),
                                  ("diagnostics_period", 0.0, "from 0.05 to 60"),
                                  ("autostart", "yes", "a boolean")]:
         with pytest.raises(ParameterError) as info:
@@ -357,7 +358,7 @@ def test_fast_camera_slow_model_drops_frames_without_queueing(ros, tmp_path):
     from deblur_ros.core.models.strcnn_dtb import StrcnnConfig, StrcnnDtb
 
     model = save_checkpoint(tmp_path / "wide.pt", StrcnnDtb(StrcnnConfig(width=64)))
-    live = make_live(ros, model, torch_threads=1)
+    live = make_live(ros, model, threads=1)
     # Keep only the headers of the outputs: the memory check is about the node, and a
     # list of received images would grow this process by itself.
     client = Client(ros, keep=lambda msg: msg.header)

@@ -26,7 +26,7 @@ def _frame(i: int) -> np.ndarray:
 def _publish_until(ros, stop: threading.Event, topic: str = "deblurred/image") -> None:
     from sensor_msgs.msg import Image
 
-    from deblur_ros.adapters.image_codec import image_from_array
+    from deblur_ros.adapters.image_msg import image_from_array
 
     node = ros.node("fake_live_node")
     pub = node.create_publisher(Image, topic, 10)

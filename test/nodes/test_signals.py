@@ -23,7 +23,7 @@ from lifecycle_msgs.srv import ChangeState, GetState
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
 
-from deblur_ros.adapters.image_codec import image_from_array
+from deblur_ros.adapters.image_msg import image_from_array
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -198,7 +198,7 @@ def test_help_of_the_module_lists_parameters():
         env=dict(os.environ), capture_output=True, text=True, timeout=90)
     assert result.returncode == 0, result.stderr
     assert "usage: python -m deblur_ros.nodes.live_node" in result.stdout
-    for text in ("model:=auto", "device:=auto", "torch_threads:=0", "autostart:=false",
+    for text in ("model:=auto", "device:=auto", "threads:=0", "autostart:=false",
                  "image_reliability:=auto", "diagnostics_period:=1.0", "--ros-args -p "):
         assert text in result.stdout, text
 

@@ -1,32 +1,58 @@
-"""sensor_msgs/Image <-> numpy without cv_bridge.
+"""ROS image pixel layouts <-> numpy, without rclpy or cv_bridge.
 
-cv_bridge is not pip-installable next to the PyPI ROS wheels, so this module
-parses the wire format itself.  The network works on float RGB in [0, 1];
-everything else (byte order, channel order, row padding, YUV packing) is
-undone here on the way in and redone on the way out, so a node can publish
-its output in exactly the encoding it received.
+cv_bridge is not pip-installable next to the PyPI ROS wheels, so this module parses
+the wire format itself. It reads any object with the fields of sensor_msgs/Image
+(``encoding``, ``height``, ``width``, ``step``, ``is_bigendian``, ``data``): an rclpy
+message, or a rosbags one read from a bag with no ROS installed. Building rclpy
+messages is :mod:`image_msg`'s job. The network works on float RGB in [0, 1];
+everything else (byte order, channel order, row padding, YUV packing) is undone here
+on the way in and redone on the way out, so output keeps exactly the input's encoding.
 """
 
 from __future__ import annotations
 
 import array as _array
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 import cv2
 import numpy as np
-from sensor_msgs.msg import Image
-from std_msgs.msg import Header
 
 __all__ = [
     "SUPPORTED_ENCODINGS",
     "DecodedImage",
+    "ImageLike",
     "MalformedImageError",
+    "PackedImage",
     "UnsupportedEncodingError",
     "array_from_image",
     "decode_image",
-    "encode_image",
-    "image_from_array",
+    "encode_pixels",
+    "pack_array",
 ]
+
+
+class ImageLike(Protocol):
+    """The fields of sensor_msgs/Image this module reads."""
+
+    encoding: str
+    height: int
+    width: int
+    step: int
+    is_bigendian: int
+    data: Any
+
+
+@dataclass
+class PackedImage:
+    """Pixels in a ROS encoding, ready to become a message of any ROS binding."""
+
+    encoding: str
+    height: int
+    width: int
+    step: int
+    data: bytes
+    is_bigendian: int = 0
 
 
 class UnsupportedEncodingError(ValueError):
@@ -138,7 +164,7 @@ def _data_as_uint8(data: object) -> np.ndarray:
     return np.asarray(data, dtype=np.uint8).reshape(-1)
 
 
-def array_from_image(msg: Image) -> np.ndarray:
+def array_from_image(msg: ImageLike) -> np.ndarray:
     """Return the raw pixels of ``msg`` as uint8/uint16, padding stripped.
 
     Shape is HxW for single-channel encodings and HxWxC otherwise (C=2 raw
@@ -186,18 +212,8 @@ def array_from_image(msg: Image) -> np.ndarray:
     return pixels.reshape(height, width, layout.channels)
 
 
-def copy_header(header: Header | None) -> Header:
-    """Copy stamp and frame_id so the output never aliases the input header."""
-    out = Header()
-    if header is not None:
-        out.stamp.sec = header.stamp.sec
-        out.stamp.nanosec = header.stamp.nanosec
-        out.frame_id = header.frame_id
-    return out
-
-
-def image_from_array(array: np.ndarray, encoding: str, header: Header | None = None) -> Image:
-    """Wrap a raw uint8/uint16 array as an Image with a tight step.
+def pack_array(array: np.ndarray, encoding: str) -> PackedImage:
+    """Pack a raw uint8/uint16 array in ``encoding`` with a tight step.
 
     The array must already be in ``encoding``'s channel order and dtype (HxW
     or HxWx1 for mono, HxWxC otherwise, HxWx2 bytes for yuv422); nothing is
@@ -217,17 +233,10 @@ def image_from_array(array: np.ndarray, encoding: str, header: Header | None = N
     height, width = arr.shape[:2]
     if layout.order in ("uyvy", "yuyv") and width % 2:
         raise ValueError(f"{encoding} needs an even width, got {width}")
-    msg = Image()
-    msg.header = copy_header(header)
-    msg.height = int(height)
-    msg.width = int(width)
-    msg.encoding = encoding
-    msg.is_bigendian = 0
-    msg.step = int(width * layout.bytes_per_pixel)
     if layout.dtype.itemsize == 2:
         arr = arr.astype("<u2", copy=False)
-    msg.data = np.ascontiguousarray(arr).tobytes()
-    return msg
+    return PackedImage(encoding, int(height), int(width), int(width * layout.bytes_per_pixel),
+                       np.ascontiguousarray(arr).tobytes())
 
 
 # ---------------------------------------------------------------------------
@@ -299,7 +308,7 @@ def _quantise(values: np.ndarray, scale: float, dtype: type) -> np.ndarray:
     return out.astype(dtype)
 
 
-def decode_image(msg: Image) -> DecodedImage:
+def decode_image(msg: ImageLike) -> DecodedImage:
     """Turn any supported Image into float RGB (or mono) in [0, 1].
 
     Mono stays one channel rather than being replicated, so the caller can
@@ -338,13 +347,9 @@ def _as_hwc(decoded_rgb: np.ndarray) -> np.ndarray:
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
 
-def encode_image(
-    decoded_rgb: np.ndarray,
-    alpha: np.ndarray | None,
-    encoding: str,
-    header: Header | None,
-) -> Image:
-    """Inverse of decode_image: publish float RGB in the subscriber's encoding.
+def encode_pixels(decoded_rgb: np.ndarray, alpha: np.ndarray | None, encoding: str
+                  ) -> PackedImage:
+    """Inverse of decode_image: float RGB packed in the subscriber's encoding.
 
     Colour input for a mono encoding is reduced to luma and mono input for a
     colour encoding is replicated, so a model's channel count never dictates
@@ -356,12 +361,12 @@ def encode_image(
     if layout.order == "mono":
         if rgb.shape[2] == 3:
             rgb = (rgb @ _LUMA)[:, :, None]
-        return image_from_array(_quantise(rgb, layout.max_value, layout.dtype), encoding, header)
+        return pack_array(_quantise(rgb, layout.max_value, layout.dtype), encoding)
     if rgb.shape[2] == 1:
         rgb = np.repeat(rgb, 3, axis=2)
     if layout.order in ("uyvy", "yuyv"):
         packed = _rgb_to_yuv422(np.clip(rgb, 0.0, 1.0), layout.order)
-        return image_from_array(packed, encoding, header)
+        return pack_array(packed, encoding)
     if layout.order.startswith("bgr"):
         rgb = rgb[:, :, ::-1]
     if layout.channels == 4:
@@ -376,4 +381,4 @@ def encode_image(
                 )
             a = a.reshape(height, width, 1)
         rgb = np.concatenate([rgb, a], axis=2)
-    return image_from_array(_quantise(rgb, layout.max_value, layout.dtype), encoding, header)
+    return pack_array(_quantise(rgb, layout.max_value, layout.dtype), encoding)

@@ -10,15 +10,14 @@ import pytest
 from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 
-from deblur_ros.adapters.image_codec import (
+from deblur_ros.adapters.image_msg import encode_image, image_from_array
+from deblur_ros.adapters.pixels import (
     SUPPORTED_ENCODINGS,
     DecodedImage,
     MalformedImageError,
     UnsupportedEncodingError,
     array_from_image,
     decode_image,
-    encode_image,
-    image_from_array,
 )
 
 H, W = 12, 16
