@@ -27,6 +27,9 @@ RELIABLE = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
 
 
 def make_live(ros, model, name="deblur_live", **params):
+    # The reference backend unless a test asks for another: these tests are about the
+    # node, and PyTorch fp32 needs no compile step at the first frame.
+    params = {"backend": "torch", "precision": "fp32"} | params
     overrides = [Parameter("model", value=str(model)), Parameter("device", value="cpu"),
                  Parameter("diagnostics_period", value=0.2)]
     overrides += [Parameter(k, value=v) for k, v in params.items()]
@@ -552,3 +555,44 @@ def _eventually(predicate, timeout):
     while time.monotonic() < deadline and not predicate():
         time.sleep(0.01)
     return predicate()
+
+
+@pytest.mark.parametrize("backend", ["onnxruntime", "openvino"])
+def test_backend_parameter_picks_the_runner_and_outputs_match_pytorch(ros, tmp_path, backend):
+    import importlib.util
+
+    import torch
+
+    from deblur_ros.core.inference.streaming import StreamingDeblurrer
+    from deblur_ros.core.models.checkpoint import save_checkpoint
+    from deblur_ros.core.models.strcnn_dtb import StrcnnConfig, StrcnnDtb
+
+    if importlib.util.find_spec(backend) is None:
+        pytest.fail(f"{backend} is not installed: make setup installs the [{backend}] extra")
+    torch.manual_seed(4)
+    net = StrcnnDtb(StrcnnConfig(width=8))
+    torch.nn.init.normal_(net.to_image.weight, std=0.05)
+    model = save_checkpoint(tmp_path / "strcnn-w8-m1.pt", net)
+    live = make_live(ros, model, backend=backend, precision="fp32", autostart=False)
+    client = Client(ros)
+    assert client.transition(Transition.TRANSITION_CONFIGURE)
+    assert live.backend_name == f"{backend} fp32"
+    assert client.transition(Transition.TRANSITION_ACTIVATE)
+    client.wait_connected()
+    rng = np.random.default_rng(1)
+    frames = [rng.integers(0, 256, (24, 30, 3), dtype=np.uint8) for _ in range(4)]
+    for i, frame in enumerate(frames):
+        client.publish(frame, stamp=(i + 1, 0))
+        # one at a time: the first frame compiles the graph, and a frame arriving
+        # meanwhile would (rightly) replace the waiting one
+        assert ros.wait_for(lambda i=i: live._worker.handled == i + 1, 20)
+    assert client.transition(Transition.TRANSITION_DEACTIVATE)
+    assert ros.wait_for(lambda: len(client.outputs) == 4, 10)
+    expected = StreamingDeblurrer.from_checkpoint(model, "cpu").process(frames)
+    for out, want in zip(client.outputs, expected):
+        got = array_from_image(out).astype(int)
+        assert np.abs(got - want.astype(int)).max() <= 1  # uint8 rounding of equal floats
+        assert np.abs(got - frames[0].astype(int)).max() > 1
+    assert ros.wait_for(lambda: any(
+        kv.key == "backend" and kv.value == f"{backend} fp32"
+        for array in client.diagnostics for status in array.status for kv in status.values), 10)
