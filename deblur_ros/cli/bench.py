@@ -56,31 +56,31 @@ def _bench_model(path: Path, device: str, width: int, height: int, frames: int,
     from deblur_ros.core.inference.streaming import StreamingDeblurrer
 
     t0 = time.perf_counter()
-    stream = StreamingDeblurrer.from_checkpoint(path, device, backend, precision, threads)
+    deblurrer = StreamingDeblurrer.from_checkpoint(path, device, backend, precision, threads)
     rng = np.random.default_rng(0)
     clip = [rng.integers(0, 256, (height, width, 3), dtype=np.uint8) for _ in range(4)]
-    sync = torch.cuda.synchronize if stream.device.type == "cuda" else (lambda: None)
-    for i in range(stream.lookahead + 1):
-        stream.push(clip[i], i)
+    sync = torch.cuda.synchronize if deblurrer.device.type == "cuda" else (lambda: None)
+    for i in range(deblurrer.lookahead + 1):
+        deblurrer.push(clip[i], i)
     sync()
     warmup_ms = (time.perf_counter() - t0) * 1000
-    stream.push(clip[3], 3)  # one more: allocator and caches settle
+    deblurrer.push(clip[3], 3)  # one more: allocator and caches settle
     sync()
     times = []
     start = time.perf_counter()
     n = 0
     while n < frames and (time.perf_counter() - start < seconds or n < 3):
         t0 = time.perf_counter()
-        stream.push(clip[n % 4], n + 4)
+        deblurrer.push(clip[n % 4], n + 4)
         sync()
         times.append(time.perf_counter() - t0)
         n += 1
     total = time.perf_counter() - start
     lat = np.array(times) * 1000
     return {
-        "path": "model", "model": stream.name, "backend": stream.runner.name,
-        "precision": stream.runner.precision, "threads": threads or torch.get_num_threads(),
-        "device": str(stream.device), "width": width, "height": height, "frames": n,
+        "path": "model", "model": deblurrer.name, "backend": deblurrer.runner.name,
+        "precision": deblurrer.runner.precision, "threads": threads or torch.get_num_threads(),
+        "device": str(deblurrer.device), "width": width, "height": height, "frames": n,
         "fps": n / total, "warmup_ms": warmup_ms,
         "latency_ms_p50": float(np.percentile(lat, 50)),
         "latency_ms_p95": float(np.percentile(lat, 95)), "peak_rss_mb": peak_rss_mb(),
@@ -95,8 +95,8 @@ def validation_gain(path: Path, device: str, backend: str, precision: str,
     from deblur_ros.core.scoring.validation import psnr_summary, score_clips
     from deblur_ros.core.synthesis.validation import validation_set
 
-    stream = StreamingDeblurrer.from_checkpoint(path, device, backend, precision)
-    summary = psnr_summary(score_clips(stream, validation_set(photos, 128, 7, None),
+    deblurrer = StreamingDeblurrer.from_checkpoint(path, device, backend, precision)
+    summary = psnr_summary(score_clips(deblurrer, validation_set(photos, 128, 7, None),
                                        figures=("psnr",)))
     return summary["output_psnr"] - summary["input_psnr"]
 

@@ -166,7 +166,7 @@ def main(argv: list[str]) -> int:
     from deblur_ros.core.scoring.evaluation import evaluate_sequence, summarise
 
     try:
-        stream = StreamingDeblurrer.from_checkpoint(resolve_model(args.model, args.device),
+        deblurrer = StreamingDeblurrer.from_checkpoint(resolve_model(args.model, args.device),
                                                     args.device, args.backend, args.precision)
     except (CheckpointError, ValueError, BackendUnavailableError) as exc:
         print(f"deblur-ros eval: {exc}", file=sys.stderr)
@@ -178,14 +178,14 @@ def main(argv: list[str]) -> int:
         for name, blurry, sharp, count in _sequences(args):
             frames = tqdm(_limited(blurry, args.max_frames), total=count, desc=name,
                           unit="frame", leave=False, disable=None)
-            results.append(evaluate_sequence(stream, frames, sharp, name,
+            results.append(evaluate_sequence(deblurrer, frames, sharp, name,
                                              keep=_spread(count, args.strips),
                                              sharp_may_be_longer=args.max_frames is not None))
     except (FrameSourceError, ValueError) as exc:
         print(f"deblur-ros eval: {exc}", file=sys.stderr)
         return 2
-    summary = summarise(results, stream.name, str(stream.device))
-    summary |= {"backend": stream.runner.name, "precision": stream.runner.precision}
+    summary = summarise(results, deblurrer.name, str(deblurrer.device))
+    summary |= {"backend": deblurrer.runner.name, "precision": deblurrer.runner.precision}
     print(format_summary(summary))
     if args.per_sequence:
         print()

@@ -70,7 +70,7 @@ class SequenceResult:
 
 
 def evaluate_sequence(
-    stream: StreamingDeblurrer,
+    deblurrer: StreamingDeblurrer,
     blurry: Iterable[np.ndarray],
     sharp: Iterable[np.ndarray] | None = None,
     name: str = "sequence",
@@ -91,8 +91,8 @@ def evaluate_sequence(
     unknown = figures - set(FIGURES)
     if unknown:
         raise ValueError(f"unknown figures {sorted(unknown)}: use {', '.join(FIGURES)}")
-    stream.reset()
-    sync = torch.cuda.synchronize if stream.device.type == "cuda" else (lambda: None)
+    deblurrer.reset()
+    sync = torch.cuda.synchronize if deblurrer.device.type == "cuda" else (lambda: None)
     sharp_iter = iter(sharp) if sharp is not None else None
     scores = FrameScores()
     kept: list = []
@@ -136,13 +136,13 @@ def evaluate_sequence(
                 raise ValueError(f"{name}: the sharp sequence ends before blurry frame {index}")
         shape = frame.shape[:2]
         t0 = time.perf_counter()
-        outputs = stream.push(frame, index, (index, frame, gt))
+        outputs = deblurrer.push(frame, index, (index, frame, gt))
         sync()
         seconds += time.perf_counter() - t0
         count += 1
         drain(outputs)
     t0 = time.perf_counter()
-    outputs = stream.flush()
+    outputs = deblurrer.flush()
     sync()
     seconds += time.perf_counter() - t0
     drain(outputs)

@@ -2,6 +2,6 @@
 
 Modules: colour (sRGB curves), procedural (dead leaves), photos (photo pools), trajectory
 (camera motion), layers (moving cut-outs), degrade (noise, JPEG), render (training clips),
-stream (endless demo video), dataset (PyTorch wrapper; the only module importing torch, so
+shaky_camera (endless demo video), dataset (PyTorch wrapper; the only module importing torch, so
 it is not imported here). Nothing in this package depends on ROS.
 """

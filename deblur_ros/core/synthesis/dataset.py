@@ -1,4 +1,4 @@
-"""Endless PyTorch stream of synthetic training clips.
+"""Endless PyTorch dataset of synthetic training clips.
 
 Clips are rendered on the fly rather than stored: synthesis is cheap next to a training
 step, and every clip being new removes over-fitting to a fixed set of blur kernels.
