@@ -113,7 +113,7 @@ def _node_peak_rss_mb(pid: int) -> float:
 
 
 def bench_ros(path: Path, device: str, model_fps: float, model_p95_ms: float,
-              seconds: float, width: int = 640, height: int = 480) -> dict:
+              seconds: float, width: int = 640, height: int = 480, threads: int = 0) -> dict:
     """Camera and subscriber here; the live node in its own process, as in the field.
 
     The node runs as ``python -m deblur_ros.nodes.live_node`` with autostart, so it
@@ -142,7 +142,7 @@ def bench_ros(path: Path, device: str, model_fps: float, model_p95_ms: float,
     node_cmd = [sys.executable, "-m", "deblur_ros.nodes.live_node", "--ros-args",
                 "-r", f"__ns:={ns}", "-r", "__node:=deblur_live",
                 "-p", f"model:={path}", "-p", f"device:={device}", "-p", "autostart:=true",
-                "-p", "diagnostics_period:=0.5"]
+                "-p", "diagnostics_period:=0.5", "-p", f"threads:={threads}"]
     node_log = tempfile.TemporaryFile(mode="w+")  # a pipe nobody reads would block the node
     node = subprocess.Popen(node_cmd, stdout=node_log, stderr=subprocess.STDOUT, text=True)
 
@@ -234,7 +234,7 @@ def bench_ros(path: Path, device: str, model_fps: float, model_p95_ms: float,
     interval_ms = 1000.0 / paced_rate
     return {
         "path": "ros", "model": model_name, "backend": backend_name,
-        "precision": precision_name, "threads": 0, "device": device_name,
+        "precision": precision_name, "threads": threads, "device": device_name,
         "width": width, "height": height, "fps": fps,
         "latency_ms_p50": float(np.percentile(lat, 50)) if lat.size else float("nan"),
         "latency_ms_p95": float(np.percentile(lat, 95)) if lat.size else float("nan"),
@@ -250,7 +250,7 @@ def bench_ros(path: Path, device: str, model_fps: float, model_p95_ms: float,
 
 
 def bench_ros_isolated(path: Path, device: str, model_fps: float, model_p95_ms: float,
-                       seconds: float) -> dict:
+                       seconds: float, threads: int = 0) -> dict:
     """Run :func:`bench_ros` in a child process, which starts the node in its own.
 
     The bench's camera and subscriber get a fresh interpreter too, free of the model
@@ -261,7 +261,8 @@ def bench_ros_isolated(path: Path, device: str, model_fps: float, model_p95_ms: 
 
     cmd = [sys.executable, "-m", "deblur_ros.cli.bench", "--ros-child", str(path),
            "--device", device, "--seconds", str(seconds),
-           "--model-fps", repr(model_fps), "--model-p95", repr(model_p95_ms)]
+           "--model-fps", repr(model_fps), "--model-p95", repr(model_p95_ms),
+           "--threads", str(threads)]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=20 * seconds + 180)
     lines = [ln for ln in done.stdout.splitlines() if ln.startswith("{")]
     if done.returncode != 0 or not lines:
@@ -405,7 +406,7 @@ def main(argv: list[str]) -> int:
         parser.error(f"--sizes: give WIDTHxHEIGHT values such as 640x480, got {args.sizes}")
     if args.ros_child:
         print(json.dumps(bench_ros(args.ros_child, args.device, args.model_fps, args.model_p95,
-                                   args.seconds)))
+                                   args.seconds, threads=args.threads[0])))
         return 0
     try:
         device = select_device(args.device)
@@ -433,9 +434,10 @@ def main(argv: list[str]) -> int:
         if not args.no_ros:
             for path in paths:
                 r = vga[path]
-                records.append(bench_ros_isolated(path, str(device), r["fps"],
-                                                  r["latency_ms_p95"], args.seconds))
-                print(format_table(records[-1:]).splitlines()[-1], flush=True)
+                for threads in args.threads:
+                    records.append(bench_ros_isolated(path, str(device), r["fps"],
+                                                      r["latency_ms_p95"], args.seconds, threads))
+                    print(format_table(records[-1:]).splitlines()[-1], flush=True)
         for path in paths:
             for backend, precision in combos:
                 try:

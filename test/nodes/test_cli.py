@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import cv2
@@ -95,3 +96,22 @@ def test_train_live_short_run_resumes_and_exports(tmp_path, capsys):
     assert meta["iterations"] == 3 and meta["name"] == "strcnn-w8-m1"
     assert meta["validation"]["input_psnr"] > 0
     assert "recipe" in meta and "hardware" in meta
+
+
+def test_bench_ros_path_measures_the_node_in_its_own_process(identity_model, tmp_path, capsys):
+    """The ROS rows: a 30 Hz camera into the live node (its own process, its backend and
+    thread count as asked), figures read back from the node's /diagnostics."""
+    out = tmp_path / "bench.json"
+    assert main(["bench", "--models", str(identity_model), "--backends", "torch:fp32",
+                 "--sizes", "64x48", "--seconds", "2", "--frames", "5", "--threads", "1",
+                 "--no-quality", "--json", str(out)]) == 0
+    records = json.loads(out.read_text())
+    (ros_row,) = [r for r in records if r["path"] == "ros"]
+    assert (ros_row["width"], ros_row["height"], ros_row["threads"]) == (640, 480, 1)
+    assert ros_row["model"] == "strcnn-w8-m1" and ros_row["backend"] in (
+        "openvino", "onnxruntime", "torch")
+    assert 0 < ros_row["fps"] <= 31 and ros_row["camera_hz"] == 30
+    assert 0 < ros_row["latency_ms_p50"] <= ros_row["latency_ms_p95"]
+    assert ros_row["peak_rss_mb"] > 50  # the node process's own, read from /proc
+    printed = capsys.readouterr().out
+    assert "ROS throughput" in printed and "end to end" not in printed  # not the lite model
