@@ -397,8 +397,10 @@ def test_fast_camera_slow_model_drops_frames_without_queueing(ros, tmp_path):
     assert snap["dropped"] >= snap["received"] - published - 2, (snap, published)
     # bounded latency: a queue of stale frames would take seconds per frame
     assert snap["latency_ms_max"] < 3000, snap
-    # no growth in memory across the run beyond allocator noise
-    assert rss[-1] - rss[1] < 60, rss
+    # No growth in memory across the run beyond allocator noise: the baseline is the highest
+    # of the first samples (glibc hands pages back between model calls, so one early sample
+    # can dip by tens of MB); a queue of the ~500 unprocessed 320x240 frames would add >110 MB.
+    assert rss[-1] - max(rss[:3]) < 60, rss
     # outputs still come in order of stamp
     stamps = [header.stamp.sec for header in client.outputs]
     assert stamps == sorted(stamps)
