@@ -55,6 +55,12 @@ def _sequences(args: argparse.Namespace) -> Iterator[tuple[str, object, object, 
             raise FrameSourceError(f"{str(path)!r} does not exist")
         return open_source(str(path))
 
+    if args.scene_validation:
+        from deblur_ros.core.synthesis.validation import scene_validation_drives
+
+        for drive in scene_validation_drives():
+            yield drive["name"], list(drive["blurry"]), list(drive["sharp"]), len(drive["blurry"])
+        return
     if args.validation:
         from deblur_ros.core.scoring.validation import clip_name
         from deblur_ros.core.synthesis.validation import validation_set
@@ -128,10 +134,26 @@ def main(argv: list[str]) -> int:
     what.add_argument("--validation", action="store_true",
                       help="the fixed validation renders (needs the kodak24 photos, "
                            "or renders procedural images without them)")
+    what.add_argument("--scene-validation", action="store_true",
+                      help="the fixed synthetic drives of the scene model (100 frames each, "
+                           "blur that comes and goes; kodak24 photos)")
     parser.add_argument("--sharp", help="ground-truth frames for --blur (folder or video)")
     parser.add_argument("--model", default=None,
                         help="checkpoint path or shipped name (default: auto, the lite model on a "
-                             "CPU, the paper's on CUDA)")
+                             "CPU, the paper's on CUDA); 'scene': fit a scene model to each "
+                             "sequence's own blurry frames first (the sharp frames only score)")
+    parser.add_argument("--fit-seconds", type=float, default=None,
+                        help="scene: fitting budget per sequence (default: the scene "
+                             "fitter's, see config/scene.yaml)")
+    parser.add_argument("--fit-iterations", type=positive_int, default=None,
+                        help="scene: most fitting steps per sequence")
+    parser.add_argument("--window", type=positive_int, default=None,
+                        help="scene: frames per selection window (default 20)")
+    parser.add_argument("--scene-init", default="auto",
+                        help="scene: starting weights: auto (the shipped MAML initialisation "
+                             "when present), random, or a checkpoint path")
+    parser.add_argument("--threads", type=non_negative_int, default=0,
+                        help="PyTorch CPU threads (0 = PyTorch's default)")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
     parser.add_argument("--backend", default="torch",
                         help="torch (default: the reference), openvino, onnxruntime, cuda or "
@@ -165,29 +187,59 @@ def main(argv: list[str]) -> int:
     from deblur_ros.core.models.checkpoint import CheckpointError, resolve_model
     from deblur_ros.core.scoring.evaluation import evaluate_sequence, summarise
 
-    try:
-        deblurrer = StreamingDeblurrer.from_checkpoint(resolve_model(args.model, args.device),
-                                                    args.device, args.backend, args.precision)
-    except (CheckpointError, ValueError, BackendUnavailableError) as exc:
-        print(f"deblur-ros eval: {exc}", file=sys.stderr)
-        return 2
-    results = []
+    scene = args.model == "scene"
+    if not scene and (args.fit_seconds or args.fit_iterations or args.window):
+        parser.error("--fit-seconds, --fit-iterations and --window go with --model scene")
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    deblurrer = None
+    if not scene:
+        try:
+            deblurrer = StreamingDeblurrer.from_checkpoint(
+                resolve_model(args.model, args.device), args.device, args.backend,
+                args.precision)
+        except (CheckpointError, ValueError, BackendUnavailableError) as exc:
+            print(f"deblur-ros eval: {exc}", file=sys.stderr)
+            return 2
+    results, fits = [], []
     try:
         from tqdm import tqdm
 
         for name, blurry, sharp, count in _sequences(args):
-            frames = tqdm(_limited(blurry, args.max_frames), total=count, desc=name,
-                          unit="frame", leave=False, disable=None)
+            frames = _limited(blurry, args.max_frames)
+            if scene:
+                from deblur_ros.cli.eval_scene import fit_scene
+
+                frames = list(frames)
+                deblurrer, fit = fit_scene(frames, name, args)
+                fits.append(fit)
+            frames = tqdm(frames, total=count, desc=name, unit="frame", leave=False,
+                          disable=None)
             results.append(evaluate_sequence(deblurrer, frames, sharp, name,
                                              keep=_spread(count, args.strips),
                                              sharp_may_be_longer=args.max_frames is not None))
-    except (FrameSourceError, ValueError) as exc:
+    except (FrameSourceError, ValueError, CheckpointError) as exc:
         print(f"deblur-ros eval: {exc}", file=sys.stderr)
         return 2
+    if deblurrer is None:
+        print("deblur-ros eval: no sequences to score", file=sys.stderr)
+        return 2
     summary = summarise(results, deblurrer.name, str(deblurrer.device))
-    summary |= {"backend": deblurrer.runner.name, "precision": deblurrer.runner.precision}
+    if scene:
+        summary |= {"model": "scene", "backend": "torch", "precision": "fp32", "fits": fits,
+                    "fit_seconds": sum(f["seconds"] for f in fits),
+                    "frames_selected": sum(len(f["frames"]) for f in fits)}
+    else:
+        summary |= {"backend": deblurrer.runner.name, "precision": deblurrer.runner.precision}
     print(format_summary(summary))
-    if args.per_sequence:
+    for fit in fits:
+        print(f"scene fit {fit['sequence']}: {len(fit['frames'])} frames selected "
+              f"({', '.join(str(f['index']) for f in fit['frames'])}), {fit['iterations']} steps "
+              f"in {fit['seconds']:.0f} s ({fit['stopped']}), init {fit['init']}, probe PSNR "
+              f"{fit['probe_input_psnr']:.2f} -> {fit['probe_output_psnr']:.2f} dB")
+    if args.per_sequence or args.scene_validation:
         print()
         print(format_sequences(summary))
     if args.validation:

@@ -60,10 +60,71 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def build_meta_parser() -> argparse.ArgumentParser:
+    from deblur_ros.core.training.meta import MetaConfig
+
+    d = MetaConfig()
+    parser = argparse.ArgumentParser(
+        prog="deblur-ros train scene-meta",
+        description="Meta-train (MAML, Algorithm 1 of Ren, Qian, Chen) the scene U-Net's "
+        "initial weights over synthetic drives from the training photos, so a fit to a new "
+        "drive needs minutes. Resumes from OUT/last.pt; writes OUT/curve.png (query PSNR "
+        "after one inner step on fixed tasks) and OUT/unet-wW-dD-maml.pt.")
+    parser.add_argument("--out", type=Path, default=Path("training/unet-maml"))
+    parser.add_argument("--iterations", type=positive_int, default=2000, help="meta-steps")
+    parser.add_argument("--val-every", type=positive_int, default=100)
+    for name in ("width", "depth", "tasks", "crops", "crop"):
+        parser.add_argument(f"--{name}", type=positive_int, default=getattr(d, name),
+                            help=f"default {getattr(d, name)}")
+    for name in ("inner-lr", "outer-lr", "max-kernel"):
+        parser.add_argument(f"--{name}", type=float, default=getattr(d, name.replace("-", "_")),
+                            help=f"default {getattr(d, name.replace('-', '_'))}")
+    parser.add_argument("--second-order", action="store_true",
+                        help="differentiate through the inner step (default: first-order)")
+    parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=d.seed)
+    parser.add_argument("--photos", default=None, help="folder with cbsd68/ and mcmaster18/")
+    parser.add_argument("--fresh", action="store_true", help="ignore OUT/last.pt")
+    parser.add_argument("--export", type=Path, default=None, help="also copy the result here")
+    return parser
+
+
+def main_meta(argv: list[str]) -> int:
+    args = build_meta_parser().parse_args(argv)
+    import shutil
+
+    from deblur_ros.core.models.checkpoint import CheckpointError
+    from deblur_ros.core.training.meta import MetaConfig, train_meta
+
+    cfg = MetaConfig(width=args.width, depth=args.depth, inner_lr=args.inner_lr,
+                     outer_lr=args.outer_lr, tasks=args.tasks, crops=args.crops,
+                     crop=args.crop, max_kernel=args.max_kernel,
+                     first_order=not args.second_order, seed=args.seed,
+                     photo_root=args.photos)
+    if args.threads > 0:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    try:
+        exported = train_meta(cfg, args.out, args.iterations, args.val_every,
+                              resume=not args.fresh)
+    except (CheckpointError, ValueError) as exc:
+        print(f"deblur-ros train: {exc}", file=sys.stderr)
+        return 2
+    print(f"exported {exported}")
+    if args.export:
+        target = args.export / exported.name if args.export.is_dir() else args.export
+        shutil.copyfile(exported, target)
+        print(f"copied to {target}")
+    return 0
+
+
 def main(argv: list[str]) -> int:
+    if argv and argv[0] == "scene-meta":
+        return main_meta(argv[1:])
     if not argv or argv[0] != "live":
-        print("usage: deblur-ros train live [options]  (the scene model trains in its node)",
-              file=sys.stderr)
+        print("usage: deblur-ros train live [options]  or  deblur-ros train scene-meta "
+              "[options]", file=sys.stderr)
         return 2
     args = build_parser().parse_args(argv[1:])
     import shutil

@@ -14,6 +14,7 @@ from typing import Any
 from torch import nn
 
 from deblur_ros.core.models.strcnn_dtb import StrcnnConfig, StrcnnDtb
+from deblur_ros.core.models.unet import UNet, UNetConfig
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ ARCHITECTURES: dict[str, Architecture] = {
     "strcnn_dtb": Architecture("strcnn_dtb", StrcnnDtb, StrcnnConfig,
                                legacy_defaults={"activation": "relu"},
                                legacy_names={"future": "lookahead"}),
+    "unet": Architecture("unet", UNet, UNetConfig, legacy_defaults={}, legacy_names={}),
 }
 
 

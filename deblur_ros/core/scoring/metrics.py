@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 
 from deblur_ros.core.imaging import to_float01
+from deblur_ros.core.sharpness import variance_of_laplacian
 
 
 def psnr(img: np.ndarray, ref: np.ndarray) -> float:
@@ -46,13 +47,9 @@ def ssim(img: np.ndarray, ref: np.ndarray) -> float:
 
 
 def sharpness(img: np.ndarray) -> float:
-    """Variance of the Laplacian of the grey image (Pech-Pacheco et al.), on a 0..255 scale.
-
-    The scene path uses the same measure to pick the sharpest frame of a window.
-    """
-    a = _float64(img)
-    grey = a if a.ndim == 2 else a[:, :, :3].mean(axis=2)
-    return float(cv2.Laplacian(grey * 255.0, cv2.CV_64F).var())
+    """Variance of the Laplacian on a 0..255 scale: the same measure that picks the scene
+    model's training frames (:func:`deblur_ros.core.sharpness.variance_of_laplacian`)."""
+    return variance_of_laplacian(img)
 
 
 def _float64(img: np.ndarray) -> np.ndarray:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .motion import render_motion_validation
+from .motion import MotionSpec, render_motion_clip, render_motion_validation
 from .photos import VAL_SETS, PhotoPool, default_photo_root
 
 VALIDATION_SEED = 1234
@@ -32,3 +32,34 @@ def validation_set(n_photos: int = 8, size: int = 128, n_frames: int = 7,
     objects = PhotoPool(root, VAL_SETS)
     return render_motion_validation(photos, seed=VALIDATION_SEED, n_frames=n_frames, size=size,
                                     source=objects.sample)
+
+
+SCENE_DRIVE_SEED = 4321
+
+
+def scene_validation_drives(n_drives: int = 2, n_frames: int = 100, width: int = 256,
+                            height: int = 192, level: float = 12.0,
+                            photo_root: str | Path | None = None) -> list[dict]:
+    """Fixed synthetic drives for the scene model, from validation photos only.
+
+    Blur comes and goes as in real hand-held and dashcam footage: the per-frame streak
+    varies strongly around ``level`` (log-normal, std 0.8) and a quarter of the frames
+    are nearly still, so every window of 20 holds a frame that is close to sharp. Each
+    drive is one photo (one scene) under a hand-held camera that wanders over it (the
+    vehicle profile's zoom keeps growing over a long drive and would leave the photo).
+    Returns dicts with ``blurry``, ``sharp`` ([n, H, W, 3] float32 sRGB), ``streaks``
+    (px per frame) and ``name``.
+    """
+    root = Path(photo_root) if photo_root else default_photo_root()
+    pool = PhotoPool(root, VAL_SETS)
+    drives = []
+    for d in range(n_drives):
+        rng = np.random.default_rng([SCENE_DRIVE_SEED, d])
+        photo = pool.sample(rng, 2 * height, 2 * width)
+        spec = MotionSpec(n_frames=n_frames, height=height, width=width, profile="handheld",
+                          streak_jitter=0.8, sharp_frame_prob=0.25, jpeg_prob=0.0,
+                          noise_prob=1.0, highlight_prob=0.0)
+        blurry, sharp, info = render_motion_clip(photo, spec, rng, level=level)
+        drives.append({"blurry": blurry, "sharp": sharp, "streaks": info["streaks"],
+                       "name": f"drive{d:02d}"})
+    return drives

@@ -1,0 +1,38 @@
+"""``deblur-ros eval --model scene``: fit a scene model to one sequence's blurry frames.
+
+Only the blurry frames are used for the fit, as in the paper (fitting to test data); the
+sharp frames, when there are any, only score the result afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+import numpy as np
+
+from deblur_ros.core.inference.scene import SceneDeblurrer
+
+
+def fit_scene(frames: list[np.ndarray], name: str, args: argparse.Namespace
+              ) -> tuple[SceneDeblurrer, dict[str, Any]]:
+    from deblur_ros.core.sharpness import DEFAULT_WINDOW, select_sharpest
+    from deblur_ros.core.training.scene_fitter import (
+        DEFAULT_BUDGET,
+        FitBudget,
+        SceneFitter,
+        resolve_scene_init,
+    )
+
+    if not frames:
+        raise ValueError(f"{name}: no frames")
+    chosen = select_sharpest(frames, window=args.window or DEFAULT_WINDOW)
+    budget = FitBudget(iterations=args.fit_iterations,
+                       seconds=args.fit_seconds if args.fit_seconds else
+                       (None if args.fit_iterations else DEFAULT_BUDGET.seconds))
+    info = [{"index": s.index, "sharpness": round(s.score, 1)} for s in chosen]
+    fitter = SceneFitter([s.frame for s in chosen], init=resolve_scene_init(args.scene_init),
+                         frame_info=info)
+    result = fitter.fit(budget)
+    record = {"sequence": name} | result.metadata()
+    return SceneDeblurrer(fitter.model, name=f"scene:{name}"), record

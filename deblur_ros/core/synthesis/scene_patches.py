@@ -1,0 +1,97 @@
+"""Training pairs of the scene fit: crops of a drive's sharpest frames, blurred on the fly.
+
+Random crops only: the paper found flips and rotations harmful here (they invent textures
+the scene does not have). Each crop gets its own symmetric linear kernel in linear light,
+then sensor noise and 8-bit quantisation as a camera would add, and a weight equal to its
+variance of the Laplacian over N, where N is the mean of the selected frames' own
+values, so the weights average about 1 whatever the scene and the learning rate keeps
+its meaning (the paper leaves N a constant).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from deblur_ros.core.imaging import to_float01
+from deblur_ros.core.sharpness import variance_of_laplacian
+
+from .kernels import blur_with_noise, linear_motion_kernel
+
+
+@dataclass(frozen=True)
+class PatchSpec:
+    crop: int = 96
+    batch: int = 8
+    max_kernel: float = 31.0  # p: streak lengths are drawn from (0, p) px
+    noise_prob: float = 0.8
+    shot: tuple[float, float] = (1e-4, 3e-3)  # log-uniform, as the live model's training
+    read: tuple[float, float] = (1e-7, 1e-5)
+
+
+class ScenePatches:
+    """Draws (blurry, sharp, weight) batches from a few sharp frames of one scene."""
+
+    def __init__(self, frames: Sequence[np.ndarray], spec: PatchSpec | None = None,
+                 seed: int = 0) -> None:
+        if not frames:
+            raise ValueError("no sharp frames to fit to (select frames first)")
+        self.spec = spec or PatchSpec()
+        self.frames = [to_float01(f)[:, :, :3] if f.ndim == 3 else
+                       np.repeat(to_float01(f)[:, :, None], 3, axis=2) for f in frames]
+        smallest = min(min(f.shape[:2]) for f in self.frames)
+        self.crop = min(self.spec.crop, smallest)
+        self.norm = max(1e-6, float(np.mean([variance_of_laplacian(f) for f in self.frames])))
+        self.rng = np.random.default_rng(seed)
+
+    def pair(self, rng: np.random.Generator, kernel: np.ndarray | None = None
+             ) -> tuple[np.ndarray, np.ndarray, float]:
+        """One crop: blurry, sharp (float32 HxWx3) and its weight."""
+        sharp = self.crops(rng, 1)[0]
+        return self.blur(sharp, rng, kernel), sharp, self.weight(sharp)
+
+    def blur(self, sharp: np.ndarray, rng: np.random.Generator,
+             kernel: np.ndarray | None = None) -> np.ndarray:
+        """A blurred, noisy, 8-bit-quantised copy of a sharp crop."""
+        spec = self.spec
+        if kernel is None:
+            kernel = linear_motion_kernel(float(rng.uniform(0.0, spec.max_kernel)),
+                                          float(rng.uniform(0.0, 180.0)))
+        shot = read = 0.0
+        if rng.random() < spec.noise_prob:
+            shot = _log_uniform(rng, *spec.shot)
+            read = _log_uniform(rng, *spec.read)
+        blurry = blur_with_noise(sharp, kernel, rng, shot, read)
+        return np.round(blurry * 255.0) / np.float32(255.0)
+
+    def batch(self, rng: np.random.Generator | None = None,
+              kernel: np.ndarray | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """[B, 3, c, c] blurry and sharp tensors and [B] weights."""
+        rng = rng or self.rng
+        pairs = [self.pair(rng, kernel) for _ in range(self.spec.batch)]
+        blurry = torch.from_numpy(np.stack([p[0] for p in pairs])).permute(0, 3, 1, 2)
+        sharp = torch.from_numpy(np.stack([p[1] for p in pairs])).permute(0, 3, 1, 2)
+        weights = torch.tensor([p[2] for p in pairs], dtype=torch.float32)
+        return blurry.float().contiguous(), sharp.float().contiguous(), weights
+
+    def crops(self, rng: np.random.Generator, n: int) -> list[np.ndarray]:
+        """n sharp crops (MAML blurs the same crops with two kernels)."""
+        out = []
+        c = self.crop
+        for _ in range(n):
+            frame = self.frames[int(rng.integers(len(self.frames)))]
+            h, w = frame.shape[:2]
+            y, x = int(rng.integers(0, h - c + 1)), int(rng.integers(0, w - c + 1))
+            out.append(np.ascontiguousarray(frame[y:y + c, x:x + c]))
+        return out
+
+    def weight(self, sharp: np.ndarray) -> float:
+        return variance_of_laplacian(sharp) / self.norm
+
+
+def _log_uniform(rng: np.random.Generator, lo: float, hi: float) -> float:
+    return float(math.exp(rng.uniform(math.log(lo), math.log(hi))))

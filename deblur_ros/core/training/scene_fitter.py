@@ -1,0 +1,295 @@
+"""Fits a scene U-Net to the sharpest frames of one drive, within a budget.
+
+Step-able and without threads of its own: the sidecar node runs :meth:`SceneFitter.fit`
+in a worker process (its own thread pool, so a fit cannot starve a live node), the
+evaluator and the CLI call it directly, tests call :meth:`step`. Progress is judged on a
+fixed probe: crops of the selected frames blurred with fixed kernels, scored in PSNR
+every ``probe_every`` steps. The probe decides early stopping and which weights are
+kept (the best probe, never a later, worse step), and it uses nothing but the drive's
+own frames, as fitting to test data must.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from deblur_ros.core.hardware import hardware_description
+from deblur_ros.core.models.checkpoint import load_model, save_checkpoint
+from deblur_ros.core.models.unet import UNet, UNetConfig
+from deblur_ros.core.synthesis.kernels import linear_motion_kernel
+from deblur_ros.core.synthesis.scene_patches import PatchSpec, ScenePatches
+from deblur_ros.core.training.scene_losses import (
+    PatchCritic,
+    PerceptualLoss,
+    gradient_penalty,
+    pixel_fft_loss,
+    reweighted,
+)
+
+SCENE_ARCHITECTURE = "unet"
+
+
+@dataclass(frozen=True)
+class FitConfig:
+    width: int = 16
+    depth: int = 3
+    lr: float = 1e-3
+    patches: PatchSpec = field(default_factory=PatchSpec)
+    reweight: bool = True
+    vgg19_weights: str | None = None  # torchvision VGG19 state dict; None: download-free loss
+    adversarial: float = 0.0  # weight of the WGAN-GP generator term; 0 switches it off
+    critic_width: int = 16
+    critic_lr: float = 1e-4
+    gp_weight: float = 10.0
+    probe_every: int = 50
+    probe_size: int = 8
+    patience: int = 8  # probes without a gain of min_delta_db before stopping early
+    min_delta_db: float = 0.02
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class FitBudget:
+    """Whichever comes first; None means no limit of that kind (not both)."""
+
+    iterations: int | None = None
+    seconds: float | None = 300.0
+
+    def __post_init__(self) -> None:
+        if self.iterations is None and self.seconds is None:
+            raise ValueError("a fit needs a budget: iterations, seconds or both")
+        if (self.iterations is not None and self.iterations < 1) or \
+                (self.seconds is not None and self.seconds <= 0):
+            raise ValueError(f"fit budget must be positive (got {self})")
+
+
+@dataclass
+class FitProgress:
+    step: int
+    elapsed_s: float
+    loss: float
+    fraction: float  # of the budget used, 0..1
+    probe_input_psnr: float | None = None
+    probe_output_psnr: float | None = None
+
+
+@dataclass
+class FitResult:
+    iterations: int
+    seconds: float
+    stopped: str  # "iterations", "time", "converged" or "cancelled"
+    best_step: int
+    probe_input_psnr: float
+    probe_output_psnr: float
+    losses: list[tuple[int, float, float]]  # (step, elapsed s, mean loss since last probe)
+    probes: list[tuple[int, float, float]]  # (step, elapsed s, probe output PSNR)
+    frames: list[dict[str, Any]]
+    init: str
+    config: dict[str, Any]
+
+    def metadata(self) -> dict[str, Any]:
+        return asdict(self) | {"hardware": hardware_description(torch.device("cpu")),
+                               "torch": torch.__version__}
+
+
+class SceneFitter:
+    """Owns the network, optimiser, patch sampler and probe of one fit."""
+
+    def __init__(self, frames: Sequence[np.ndarray], config: FitConfig | None = None,
+                 init: str | Path | nn.Module | None = None,
+                 frame_info: Sequence[dict[str, Any]] | None = None) -> None:
+        self.config = config or FitConfig()
+        cfg = self.config
+        torch.manual_seed(cfg.seed)
+        self.model, self.init_name = _initial_model(init, cfg)
+        self.model.train()
+        self.patches = ScenePatches(frames, cfg.patches, seed=cfg.seed)
+        self.frame_info = list(frame_info or [{"index": i} for i in range(len(frames))])
+        self.optimiser = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
+        self.loss_fn: Callable = (PerceptualLoss(cfg.vgg19_weights) if cfg.vgg19_weights
+                                  else pixel_fft_loss)
+        self.critic: PatchCritic | None = None
+        if cfg.adversarial > 0:
+            self.critic = PatchCritic(cfg.critic_width)
+            self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=cfg.critic_lr,
+                                               betas=(0.5, 0.9))
+        self.probe = self._make_probe()
+        self.step_count = 0
+
+    def _make_probe(self) -> tuple[torch.Tensor, torch.Tensor]:
+        rng = np.random.default_rng([self.config.seed, 99])
+        max_len = self.config.patches.max_kernel
+        blurry, sharp = [], []
+        for i in range(self.config.probe_size):
+            # Lengths spread over the range, so the probe weighs mild and strong blur alike.
+            length = max_len * (i + 0.5) / self.config.probe_size
+            kernel = linear_motion_kernel(length, float(rng.uniform(0, 180)))
+            crop = self.patches.crops(rng, 1)[0]
+            blurry.append(self.patches.blur(crop, rng, kernel))
+            sharp.append(crop)
+
+        def as_tensor(items: list[np.ndarray]) -> torch.Tensor:
+            return torch.from_numpy(np.stack(items)).permute(0, 3, 1, 2).float().contiguous()
+
+        return as_tensor(blurry), as_tensor(sharp)
+
+    def step(self) -> float:
+        """One optimiser step on a fresh batch; returns its (reweighted) loss."""
+        blurry, sharp, weights = self.patches.batch()
+        if not self.config.reweight:
+            weights = torch.ones_like(weights)
+        output = self.model(blurry)
+        loss = reweighted(self.loss_fn(output, sharp), weights)
+        if self.critic is not None:
+            self._critic_step(output.detach(), sharp)
+            loss = loss - self.config.adversarial * self.critic(output).mean()
+        self.optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimiser.step()
+        self.step_count += 1
+        return float(loss.detach())
+
+    def _critic_step(self, fake: torch.Tensor, real: torch.Tensor) -> None:
+        critic = self.critic
+        loss = critic(fake).mean() - critic(real).mean() + \
+            self.config.gp_weight * gradient_penalty(critic, real, fake)
+        self.critic_opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.critic_opt.step()
+
+    @torch.no_grad()
+    def probe_psnr(self) -> tuple[float, float]:
+        """(input, output) PSNR on the fixed probe crops."""
+        blurry, sharp = self.probe
+        self.model.eval()
+        out = self.model(blurry).clamp(0, 1)
+        self.model.train()
+        return _psnr(blurry, sharp), _psnr(out, sharp)
+
+    def fit(self, budget: FitBudget, progress: Callable[[FitProgress], None] | None = None,
+            cancelled: Callable[[], bool] | None = None, threads: int = 0) -> FitResult:
+        """Steps until the budget is spent, the probe stops improving, or ``cancelled()``.
+
+        Leaves the best-probe weights in :attr:`model`. ``threads`` > 0 sets PyTorch's
+        thread pool, which is per process: give a fit its own process to isolate it.
+        """
+        if threads > 0:
+            torch.set_num_threads(threads)
+        cfg = self.config
+        start = time.monotonic()
+        probe_in, best_psnr = self.probe_psnr()
+        best_state = _copy_state(self.model)
+        best_step, since_best, stopped = 0, 0, "iterations"
+        losses: list[tuple[int, float, float]] = []
+        probes: list[tuple[int, float, float]] = [(0, 0.0, best_psnr)]
+        window: list[float] = []
+        while True:
+            elapsed = time.monotonic() - start
+            if cancelled is not None and cancelled():
+                stopped = "cancelled"
+                break
+            if budget.iterations is not None and self.step_count >= budget.iterations:
+                stopped = "iterations"
+                break
+            if budget.seconds is not None and elapsed >= budget.seconds:
+                stopped = "time"
+                break
+            window.append(self.step())
+            if self.step_count % cfg.probe_every == 0:
+                elapsed = time.monotonic() - start
+                _, psnr = self.probe_psnr()
+                losses.append((self.step_count, elapsed, float(np.mean(window))))
+                probes.append((self.step_count, elapsed, psnr))
+                window = []
+                if psnr > best_psnr + cfg.min_delta_db:
+                    best_psnr, best_step, since_best = psnr, self.step_count, 0
+                    best_state = _copy_state(self.model)
+                else:
+                    since_best += 1
+                if progress is not None:
+                    progress(FitProgress(self.step_count, elapsed, losses[-1][2],
+                                         _fraction(budget, self.step_count, elapsed),
+                                         probe_in, psnr))
+                if since_best >= cfg.patience:
+                    stopped = "converged"
+                    break
+        self.model.load_state_dict(best_state)
+        self.model.eval()
+        return FitResult(
+            iterations=self.step_count, seconds=round(time.monotonic() - start, 2),
+            stopped=stopped, best_step=best_step, probe_input_psnr=probe_in,
+            probe_output_psnr=best_psnr, losses=losses, probes=probes,
+            frames=self.frame_info, init=self.init_name, config=_jsonable(cfg))
+
+    def save(self, path: str | Path, result: FitResult, extra: dict[str, Any] | None = None
+             ) -> Path:
+        """The fitted scene model as a checkpoint (architecture ``unet``) with the fit's record."""
+        meta = {"name": self.model.config.name, "kind": "scene"} | result.metadata() | \
+            (extra or {})
+        return save_checkpoint(path, self.model, meta)
+
+
+def _initial_model(init: str | Path | nn.Module | None, cfg: FitConfig) -> tuple[UNet, str]:
+    """A fresh U-Net (zero output layer: the identity), or a copy of a given one
+    (a MAML initialisation, a previous drive's model)."""
+    if init is None:
+        return UNet(UNetConfig(cfg.width, cfg.depth)), "random"
+    if isinstance(init, nn.Module):
+        if not isinstance(init, UNet):
+            raise ValueError(f"a scene fit starts from a U-Net, not {type(init).__name__}")
+        model = UNet(init.config)
+        model.load_state_dict(init.state_dict())
+        return model, "given"
+    model, meta = load_model(init, "cpu", architecture=SCENE_ARCHITECTURE)
+    return model, str(meta.get("name", Path(init).stem)) + f" ({Path(init).name})"
+
+
+def _copy_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def _psnr(a: torch.Tensor, b: torch.Tensor) -> float:
+    mse = float(((a - b) ** 2).mean())
+    return float("inf") if mse == 0 else 10.0 * math.log10(1.0 / mse)
+
+
+def _fraction(budget: FitBudget, steps: int, elapsed: float) -> float:
+    parts = []
+    if budget.iterations is not None:
+        parts.append(steps / budget.iterations)
+    if budget.seconds is not None:
+        parts.append(elapsed / budget.seconds)
+    return min(1.0, max(parts))
+
+
+def _jsonable(cfg: FitConfig) -> dict[str, Any]:
+    return asdict(cfg)
+
+
+DEFAULT_BUDGET = FitBudget(seconds=300.0)
+"""Five CPU minutes per drive: what the sidecar and ``eval --model scene`` use unless told."""
+
+SCENE_INIT_MODEL = "unet-w16-d3-maml"
+"""The shipped MAML initialisation (models/MODELS.md)."""
+
+
+def resolve_scene_init(spec: str | Path | None) -> str | Path | None:
+    """``auto``: the shipped MAML initialisation when installed, else random; ``random``:
+    random; anything else: a checkpoint path."""
+    from deblur_ros.core.models.checkpoint import models_dir
+
+    if spec is None or str(spec) == "random":
+        return None
+    if str(spec) == "auto":
+        shipped = models_dir() / f"{SCENE_INIT_MODEL}.pt"
+        return shipped if shipped.is_file() else None
+    return spec
