@@ -48,6 +48,7 @@ from deblur_ros.core.inference.runners import (
     BACKENDS,
     PRECISIONS,
     BackendUnavailableError,
+    default_threads,
     resolve,
 )
 from deblur_ros.core.inference.streaming import StreamingDeblurrer
@@ -84,7 +85,8 @@ PARAMETERS = (
     Param("precision", "auto",
           "auto (bf16 where the CPU has native bf16, fp16 on CUDA, else fp32), fp32, bf16, "
           "fp16", choices=PRECISIONS),
-    Param("threads", 0, "CPU threads for the backend; 0 = the backend's default (all cores)",
+    Param("threads", 0, "CPU threads for the backend; 0 = all cores but one (measured: the "
+          "camera driver and DDS need a core)",
           low=0, high=256),
     Param("autostart", False,
           "Configure and activate at start-up (no lifecycle manager needed)"),
@@ -146,7 +148,7 @@ class LiveDeblurNode(LifecycleNode):
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         model_spec = self.get_parameter("model").value
         device = self.get_parameter("device").value
-        threads = self.get_parameter("threads").value
+        threads = self.get_parameter("threads").value or default_threads()
         backend = self.get_parameter("backend").value
         precision = self.get_parameter("precision").value
         reliability = self.get_parameter("image_reliability").value

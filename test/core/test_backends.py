@@ -9,7 +9,13 @@ import numpy as np
 import pytest
 import torch
 
-from deblur_ros.core.inference.runners import BackendUnavailableError, make_runner, resolve
+from deblur_ros.core.inference.runners import (
+    BackendUnavailableError,
+    default_threads,
+    installed_backends,
+    make_runner,
+    resolve,
+)
 from deblur_ros.core.inference.streaming import StreamingDeblurrer
 from deblur_ros.core.models.strcnn_dtb import StrcnnConfig, StrcnnDtb
 
@@ -101,9 +107,10 @@ def test_export_is_cached_by_weights(model, tmp_path):
 def test_auto_and_bad_requests():
     cpu = torch.device("cpu")
     backend, precision, why = resolve("auto", "auto", cpu)
-    expected = "openvino" if _installed("openvino") else (
-        "onnxruntime" if _installed("onnxruntime") else "torch")
-    assert backend == expected and "auto" in why
+    # PyTorch first on a CPU: the fastest in every precision bench measured here.
+    assert backend == "torch" and "auto" in why
+    assert installed_backends(cpu)[0] == "torch"
+    assert default_threads(2) == 1 and default_threads(1) == 1 and default_threads(16) == 15
     assert resolve("onnxruntime", "auto", cpu)[1] == "fp32"
     with pytest.raises(ValueError, match="unknown backend 'tensorrtx'"):
         resolve("tensorrtx", "auto", cpu)

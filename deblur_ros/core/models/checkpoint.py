@@ -69,8 +69,9 @@ def models_dir() -> Path:
 def auto_model_name(device: str | torch.device | None = None) -> str:
     """The shipped model ``auto`` stands for: the paper's on CUDA, the lite one on a CPU.
 
-    Measured on a 2-core CPU, the paper's width 64 runs ~1 fps at VGA and the lite
-    model ~9 fps; on a GPU the paper's model runs at camera rate (models/MODELS.md).
+    Measured on a 2-core CPU (bench/RESULTS.md, bf16): the paper's width 64 runs 4.5 fps
+    at VGA and the lite model 36.7 fps, with the same validation gain; the paper's model
+    needs a GPU for camera rate.
     """
     if device is None or str(device) == "auto":
         cuda = torch.cuda.is_available()

@@ -1,9 +1,14 @@
 """Backends for the live network and the one rule that picks among them.
 
-``auto`` takes the fastest backend installed for the device, in the order measured by
-``deblur-ros bench`` (bench/RESULTS.md): on a CPU OpenVINO, then ONNX Runtime, then
-PyTorch; on CUDA PyTorch in fp16. Reduced precision is chosen only where the hardware
-has native units for it (bf16: AVX512_BF16 or AMX; fp16: CUDA).
+``auto`` takes the fastest backend for the device, in the order ``deblur-ros bench``
+measured (bench/RESULTS.md, 2-core AMD EPYC with AVX512_BF16, lite model at 640x480):
+PyTorch bf16 36.7 fps against OpenVINO bf16 23.9 at 2 threads (19.6 against 18.9 at
+1); in fp32 PyTorch 15.9, OpenVINO 14.2, ONNX Runtime 12.7 at 2 threads. So on a CPU
+PyTorch first, then OpenVINO, then ONNX Runtime; on CUDA PyTorch in fp16. Reduced
+precision is chosen only where the hardware has native units for it (bf16: AVX512_BF16
+or AMX; fp16: CUDA). OpenVINO and ONNX Runtime stay selectable by name: on CPUs
+without native bf16 or with other thread counts their order may differ, and bench
+shows it for the machine at hand.
 """
 
 from __future__ import annotations
@@ -20,17 +25,17 @@ BACKENDS = ("auto", "torch", "openvino", "onnxruntime", "cuda")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 _MODULES = {"openvino": "openvino", "onnxruntime": "onnxruntime"}
 
-__all__ = ["BACKENDS", "PRECISIONS", "BackendUnavailableError", "Runner", "installed_backends",
-           "make_runner", "resolve"]
+__all__ = ["BACKENDS", "PRECISIONS", "BackendUnavailableError", "Runner", "default_threads",
+           "installed_backends", "make_runner", "resolve"]
 
 
 def installed_backends(device: torch.device) -> list[str]:
-    """Backends that can run on ``device`` here, fastest first."""
+    """Backends that can run on ``device`` here, fastest first (as measured)."""
     if device.type == "cuda":
         return ["cuda", "torch"]
     found = [name for name in ("openvino", "onnxruntime")
              if importlib.util.find_spec(_MODULES[name]) is not None]
-    return [*found, "torch"]
+    return ["torch", *found]
 
 
 def _default_precision(backend: str, device: torch.device) -> str:
@@ -50,7 +55,7 @@ def resolve(backend: str, precision: str, device: torch.device) -> tuple[str, st
     why = "asked for"
     if backend == "auto":
         backend = installed_backends(device)[0]
-        why = f"auto: fastest installed for {device.type}"
+        why = f"auto: fastest measured for {device.type}"
     elif backend == "cuda" and device.type != "cuda":
         raise ValueError("backend cuda needs a CUDA device (device: cuda or auto with a GPU)")
     elif backend in _MODULES and device.type != "cpu":
@@ -81,3 +86,19 @@ def make_runner(model: StrcnnDtb, backend: str = "torch", precision: str = "fp32
     from deblur_ros.core.inference.runners.onnxruntime_runner import OnnxRuntimeRunner
 
     return OnnxRuntimeRunner(model, threads)
+
+
+def default_threads(cores: int | None = None) -> int:
+    """Threads for a node's backend when the user gives 0: all cores but one.
+
+    Measured (bench/RESULTS.md): the lite model's node on 2 cores fed by a 30 Hz camera
+    process gave 17.7 fps with 1 thread and 17.2 with 2 (p95 latency 171 against 321 ms;
+    the causal model 19.5 against 7.5 fps): the camera driver, DDS and the node's own
+    callbacks need a core, and a model that takes them all waits for them.
+    """
+    import os
+
+    if cores is None:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") \
+            else (os.cpu_count() or 1)
+    return max(1, cores - 1)
