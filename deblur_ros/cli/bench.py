@@ -200,7 +200,12 @@ def bench_ros(path: Path, device: str, model_fps: float, model_p95_ms: float,
             if node.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"the live node did not start:\n{node_output()}")
             time.sleep(0.05)
-        run(max(5.0, model_fps), min(3.0, seconds))  # warm-up
+        # Warm-up until the node has delivered: its first frames (bf16 kernels, graph
+        # compiles) can take seconds on a loaded machine and are not steady state.
+        deadline = time.monotonic() + 60
+        while not run(max(5.0, model_fps), min(3.0, seconds)):
+            if node.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the live node delivered nothing:\n{node_output()}")
         saturated = run(CAMERA_HZ, seconds)
         time.sleep(1.0)  # one more diagnostics period
         dropped_before = dropped()

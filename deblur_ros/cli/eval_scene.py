@@ -33,6 +33,18 @@ def fit_scene(frames: list[np.ndarray], name: str, args: argparse.Namespace
     info = [{"index": s.index, "sharpness": round(s.score, 1)} for s in chosen]
     fitter = SceneFitter([s.frame for s in chosen], init=resolve_scene_init(args.scene_init),
                          frame_info=info)
-    result = fitter.fit(budget)
+    from tqdm import tqdm
+
+    bar = tqdm(total=100, desc=f"fit {name}", unit="%", leave=False, disable=None)
+
+    def progress(p) -> None:
+        bar.n = round(100 * p.fraction)
+        bar.set_postfix(step=p.step, probe=f"{p.probe_output_psnr:.2f}dB")
+        bar.refresh()
+
+    try:
+        result = fitter.fit(budget, progress=progress)
+    finally:
+        bar.close()
     record = {"sequence": name} | result.metadata()
     return SceneDeblurrer(fitter.model, name=f"scene:{name}"), record

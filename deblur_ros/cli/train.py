@@ -79,8 +79,9 @@ def build_meta_parser() -> argparse.ArgumentParser:
     for name in ("inner-lr", "outer-lr", "max-kernel"):
         parser.add_argument(f"--{name}", type=float, default=getattr(d, name.replace("-", "_")),
                             help=f"default {getattr(d, name.replace('-', '_'))}")
-    parser.add_argument("--second-order", action="store_true",
-                        help="differentiate through the inner step (default: first-order)")
+    parser.add_argument("--first-order", action="store_true",
+                        help="treat the inner gradient as a constant (default: second-order "
+                        "MAML, the paper's; 1.8x the time per meta-step on the CPU)")
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--seed", type=int, default=d.seed)
     parser.add_argument("--photos", default=None, help="folder with cbsd68/ and mcmaster18/")
@@ -99,7 +100,7 @@ def main_meta(argv: list[str]) -> int:
     cfg = MetaConfig(width=args.width, depth=args.depth, inner_lr=args.inner_lr,
                      outer_lr=args.outer_lr, tasks=args.tasks, crops=args.crops,
                      crop=args.crop, max_kernel=args.max_kernel,
-                     first_order=not args.second_order, seed=args.seed,
+                     first_order=args.first_order, seed=args.seed,
                      photo_root=args.photos)
     if args.threads > 0:
         import torch
@@ -119,7 +120,30 @@ def main_meta(argv: list[str]) -> int:
     return 0
 
 
+def _stop_on_signals() -> None:
+    """SIGTERM (a service manager, ``kill``) and SIGINT (Ctrl-C, also when started in the
+    background, where a shell ignores it) stop a run the way Ctrl-C does: the trainer
+    saves ``last.pt`` on the way out, and the same command resumes there."""
+    import signal
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+
+
 def main(argv: list[str]) -> int:
+    _stop_on_signals()
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        print("deblur-ros train: stopped; last.pt holds the run, the same command resumes it",
+              file=sys.stderr)
+        return 130
+
+
+def _main(argv: list[str]) -> int:
     if argv and argv[0] == "scene-meta":
         return main_meta(argv[1:])
     if not argv or argv[0] != "live":

@@ -337,35 +337,42 @@ def train_live(cfg: LiveTrainConfig, out_dir: Path, resume: bool = True,
     data_iter = iter(loader)
     running = None
     t0 = time.perf_counter()
-    while step < cfg.iterations:
-        blurry, sharp = next(data_iter)
-        blurry = blurry.to(device, non_blocking=True)
-        sharp = sharp.to(device, non_blocking=True)
-        loss = train_step(model, optimiser, blurry, sharp, cfg, step, use_amp)
-        step += 1
-        now = time.perf_counter()
-        elapsed += now - t0
-        t0 = now
-        running = loss if running is None else 0.98 * running + 0.02 * loss
-        bar.update(1)
-        bar.set_postfix(loss=f"{running:.5f}", lr=f"{learning_rate(cfg, step):.2e}")
-        if step % cfg.val_every == 0 or step == cfg.iterations:
-            scores = evaluate(model, val, device)
-            best_psnr = max((h["val"]["output_psnr"] for h in history if h["step"] > 0),
-                            default=-1.0)
-            history.append({"step": step, "elapsed_s": round(elapsed, 1), "loss": running,
-                            "val": scores})
-            if scores["output_psnr"] > best_psnr:
-                save_checkpoint(best, model, metadata(scores) | {"best_step": step})
-            levels = "  ".join(f"{k} {v['input_psnr']:.2f}->{v['output_psnr']:.2f}"
-                               for k, v in scores["by_level"].items())
-            bar.write(f"step {step} ({elapsed / 60:.1f} min): loss {running:.5f}  val PSNR "
-                      f"{scores['input_psnr']:.2f} -> {scores['output_psnr']:.2f} dB  [{levels}]")
-            write_curve(out_dir / "curve.png", history, title=cfg.model_config.name)
-            t0 = time.perf_counter()
-        if step % cfg.save_every == 0 or step == cfg.iterations:
-            save(scores)
-            t0 = time.perf_counter()
+    try:
+        while step < cfg.iterations:
+            blurry, sharp = next(data_iter)
+            blurry = blurry.to(device, non_blocking=True)
+            sharp = sharp.to(device, non_blocking=True)
+            loss = train_step(model, optimiser, blurry, sharp, cfg, step, use_amp)
+            step += 1
+            now = time.perf_counter()
+            elapsed += now - t0
+            t0 = now
+            running = loss if running is None else 0.98 * running + 0.02 * loss
+            bar.update(1)
+            bar.set_postfix(loss=f"{running:.5f}", lr=f"{learning_rate(cfg, step):.2e}")
+            if step % cfg.val_every == 0 or step == cfg.iterations:
+                scores = evaluate(model, val, device)
+                best_psnr = max((h["val"]["output_psnr"] for h in history if h["step"] > 0),
+                                default=-1.0)
+                history.append({"step": step, "elapsed_s": round(elapsed, 1), "loss": running,
+                                "val": scores})
+                if scores["output_psnr"] > best_psnr:
+                    save_checkpoint(best, model, metadata(scores) | {"best_step": step})
+                levels = "  ".join(f"{k} {v['input_psnr']:.2f}->{v['output_psnr']:.2f}"
+                                   for k, v in scores["by_level"].items())
+                bar.write(f"step {step} ({elapsed / 60:.1f} min): loss {running:.5f}  val "
+                          f"PSNR {scores['input_psnr']:.2f} -> {scores['output_psnr']:.2f} dB"
+                          f"  [{levels}]")
+                write_curve(out_dir / "curve.png", history, title=cfg.model_config.name)
+                t0 = time.perf_counter()
+            if step % cfg.save_every == 0 or step == cfg.iterations:
+                save(scores)
+                t0 = time.perf_counter()
+    except KeyboardInterrupt:
+        # Stopped (Ctrl-C, SIGTERM): keep every step done so far; the same command resumes.
+        bar.close()
+        save(scores)
+        raise
     bar.close()
     save(scores)
     write_curve(out_dir / "curve.png", history, title=cfg.model_config.name)

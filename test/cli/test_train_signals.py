@@ -1,0 +1,49 @@
+"""A training run stopped by a real signal keeps its progress and the same command resumes
+it (runs of hours are stopped by a service manager or a shell, not only by Ctrl-C)."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+
+import torch
+
+from deblur_ros.core.models.checkpoint import read_checkpoint
+
+
+def _step(path) -> int:
+    return int(read_checkpoint(path, architecture="unet")["train_state"]["step"])
+
+
+def test_sigterm_stops_scene_meta_cleanly_and_the_same_command_resumes(tmp_path):
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "deblur_ros.cli.main", "train", "scene-meta", "--out", str(out),
+           "--width", "4", "--depth", "2", "--tasks", "1", "--crops", "2", "--crop", "32",
+           "--val-every", "5", "--threads", "1", "--photos", str(tmp_path / "none")]
+    proc = subprocess.Popen([*cmd, "--iterations", "100000"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 90
+        while not (out / "last.pt").exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert (out / "last.pt").exists(), proc.stderr.read() if proc.poll() is not None else ""
+        time.sleep(1.0)  # a few more steps past the first save
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert "the same command resumes" in err and "Traceback" not in err
+    stopped_at = _step(out / "last.pt")
+    assert stopped_at >= 5  # saved on the way out, not only at the last validation
+    # Resume: the step count continues from where it stopped.
+    done = subprocess.run([*cmd, "--iterations", str(stopped_at + 3)], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert _step(out / "last.pt") == stopped_at + 3
+    exported = out / "unet-w4-d2-maml.pt"
+    assert exported.exists()
+    assert torch.load(exported, weights_only=True)["architecture"] == "unet"
