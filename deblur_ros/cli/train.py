@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from deblur_ros.cli.args import positive_int
@@ -92,9 +93,7 @@ def build_meta_parser() -> argparse.ArgumentParser:
 
 def main_meta(argv: list[str]) -> int:
     args = build_meta_parser().parse_args(argv)
-    import shutil
 
-    from deblur_ros.core.models.checkpoint import CheckpointError
     from deblur_ros.core.training.meta import MetaConfig, train_meta
 
     cfg = MetaConfig(width=args.width, depth=args.depth, inner_lr=args.inner_lr,
@@ -102,13 +101,22 @@ def main_meta(argv: list[str]) -> int:
                      crop=args.crop, max_kernel=args.max_kernel,
                      first_order=args.first_order, seed=args.seed,
                      photo_root=args.photos)
+    return _run(lambda: train_meta(cfg, args.out, args.iterations, args.val_every,
+                                   resume=not args.fresh), args)
+
+
+def _run(train: Callable[[], Path], args: argparse.Namespace) -> int:
+    """Thread count, the run itself with one-line errors, and the optional --export copy."""
+    import shutil
+
+    from deblur_ros.core.models.checkpoint import CheckpointError
+
     if args.threads > 0:
         import torch
 
         torch.set_num_threads(args.threads)
     try:
-        exported = train_meta(cfg, args.out, args.iterations, args.val_every,
-                              resume=not args.fresh)
+        exported = train()
     except (CheckpointError, ValueError) as exc:
         print(f"deblur-ros train: {exc}", file=sys.stderr)
         return 2
@@ -151,9 +159,7 @@ def _main(argv: list[str]) -> int:
               "[options]", file=sys.stderr)
         return 2
     args = build_parser().parse_args(argv[1:])
-    import shutil
 
-    from deblur_ros.core.models.checkpoint import CheckpointError
     from deblur_ros.core.training.live_trainer import LiveTrainConfig, train_live
 
     chosen = {name: getattr(args, name) for name in (
@@ -168,18 +174,4 @@ def _main(argv: list[str]) -> int:
 
         chosen["init"] = str(resolve_model(args.init))
     cfg = LiveTrainConfig.paper(**chosen) if args.paper else LiveTrainConfig(**chosen)
-    if args.threads > 0:
-        import torch
-
-        torch.set_num_threads(args.threads)
-    try:
-        exported = train_live(cfg, args.out, resume=not args.fresh)
-    except (CheckpointError, ValueError) as exc:
-        print(f"deblur-ros train: {exc}", file=sys.stderr)
-        return 2
-    print(f"exported {exported}")
-    if args.export:
-        target = args.export / exported.name if args.export.is_dir() else args.export
-        shutil.copyfile(exported, target)
-        print(f"copied to {target}")
-    return 0
+    return _run(lambda: train_live(cfg, args.out, resume=not args.fresh), args)
