@@ -13,10 +13,8 @@ import numpy as np
 import torch
 
 from deblur_ros.core.inference.streaming import StreamOutput, from_chw, to_chw
-from deblur_ros.core.models.checkpoint import load_model
+from deblur_ros.core.models.checkpoint import SCENE_ARCHITECTURE, load_model
 from deblur_ros.core.models.unet import UNet
-
-SCENE_ARCHITECTURE = "unet"
 
 
 class SceneDeblurrer:

@@ -32,6 +32,7 @@ from deblur_ros.core.models import registry
 FORMAT = "deblur_ros.checkpoint"
 FORMAT_VERSION = 1
 LIVE_ARCHITECTURE = "strcnn_dtb"
+SCENE_ARCHITECTURE = "unet"
 DEFAULT_LIVE_MODEL = "auto"
 LITE_MODEL = "strcnn-w16-m1"
 PAPER_MODEL = "strcnn-w64-m1"

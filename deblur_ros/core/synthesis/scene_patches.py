@@ -73,10 +73,8 @@ class ScenePatches:
         """[B, 3, c, c] blurry and sharp tensors and [B] weights."""
         rng = rng or self.rng
         pairs = [self.pair(rng, kernel) for _ in range(self.spec.batch)]
-        blurry = torch.from_numpy(np.stack([p[0] for p in pairs])).permute(0, 3, 1, 2)
-        sharp = torch.from_numpy(np.stack([p[1] for p in pairs])).permute(0, 3, 1, 2)
         weights = torch.tensor([p[2] for p in pairs], dtype=torch.float32)
-        return blurry.float().contiguous(), sharp.float().contiguous(), weights
+        return to_batch([p[0] for p in pairs]), to_batch([p[1] for p in pairs]), weights
 
     def crops(self, rng: np.random.Generator, n: int) -> list[np.ndarray]:
         """n sharp crops (MAML blurs the same crops with two kernels)."""
@@ -91,6 +89,11 @@ class ScenePatches:
 
     def weight(self, sharp: np.ndarray) -> float:
         return variance_of_laplacian(sharp) / self.norm
+
+
+def to_batch(crops: list[np.ndarray]) -> torch.Tensor:
+    """HxWx3 float crops -> one [N, 3, H, W] float32 tensor."""
+    return torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float().contiguous()
 
 
 def _log_uniform(rng: np.random.Generator, lo: float, hi: float) -> float:

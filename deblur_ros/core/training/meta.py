@@ -28,7 +28,8 @@ from deblur_ros.core.models.checkpoint import read_checkpoint, save_checkpoint
 from deblur_ros.core.models.unet import UNet, UNetConfig
 from deblur_ros.core.synthesis.kernels import linear_motion_kernel
 from deblur_ros.core.synthesis.photos import TRAIN_SETS, PhotoPool, default_photo_root
-from deblur_ros.core.synthesis.scene_patches import PatchSpec, ScenePatches
+from deblur_ros.core.synthesis.scene_patches import PatchSpec, ScenePatches, to_batch
+from deblur_ros.core.training.scene_fitter import tensor_psnr
 from deblur_ros.core.training.scene_losses import pixel_fft_loss, reweighted
 
 
@@ -74,11 +75,7 @@ class MetaTrainer:
                                         float(rng.uniform(0, 180))) for _ in range(2)]
         blurs = [[scene.blur(c, rng, k) for c in sharp] for k in kernels]
         weights = torch.tensor([scene.weight(c) for c in sharp], dtype=torch.float32)
-
-        def t(items: list[np.ndarray]) -> torch.Tensor:
-            return torch.from_numpy(np.stack(items)).permute(0, 3, 1, 2).float().contiguous()
-
-        return t(blurs[0]), t(blurs[1]), t(sharp), weights
+        return to_batch(blurs[0]), to_batch(blurs[1]), to_batch(sharp), weights
 
     def step(self) -> float:
         """One meta-step over ``tasks`` scenes; returns the mean outer (query) loss."""
@@ -156,13 +153,10 @@ def adapted_psnr(trainer: MetaTrainer, tasks: list[tuple[torch.Tensor, ...]]
         adapted = {k: p.detach() - cfg.inner_lr * g for (k, p), g in zip(params.items(), grads)}
         with torch.no_grad():
             out = functional_call(model, adapted, (query,)).clamp(0, 1)
-        before.append(_psnr(query, sharp))
-        after.append(_psnr(out, sharp))
+        before.append(tensor_psnr(query, sharp))
+        after.append(tensor_psnr(out, sharp))
     return {"input_psnr": float(np.mean(before)), "output_psnr": float(np.mean(after))}
 
-
-def _psnr(a: torch.Tensor, b: torch.Tensor) -> float:
-    return float(10 * torch.log10(1.0 / ((a - b) ** 2).mean().clamp_min(1e-12)))
 
 
 def train_meta(cfg: MetaConfig, out_dir: Path, iterations: int, val_every: int = 100,

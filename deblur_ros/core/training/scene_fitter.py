@@ -23,10 +23,10 @@ import torch
 from torch import nn
 
 from deblur_ros.core.hardware import hardware_description
-from deblur_ros.core.models.checkpoint import load_model, save_checkpoint
+from deblur_ros.core.models.checkpoint import SCENE_ARCHITECTURE, load_model, save_checkpoint
 from deblur_ros.core.models.unet import UNet, UNetConfig
 from deblur_ros.core.synthesis.kernels import linear_motion_kernel
-from deblur_ros.core.synthesis.scene_patches import PatchSpec, ScenePatches
+from deblur_ros.core.synthesis.scene_patches import PatchSpec, ScenePatches, to_batch
 from deblur_ros.core.training.scene_losses import (
     PatchCritic,
     PerceptualLoss,
@@ -34,8 +34,6 @@ from deblur_ros.core.training.scene_losses import (
     pixel_fft_loss,
     reweighted,
 )
-
-SCENE_ARCHITECTURE = "unet"
 
 
 @dataclass(frozen=True)
@@ -136,11 +134,7 @@ class SceneFitter:
             crop = self.patches.crops(rng, 1)[0]
             blurry.append(self.patches.blur(crop, rng, kernel))
             sharp.append(crop)
-
-        def as_tensor(items: list[np.ndarray]) -> torch.Tensor:
-            return torch.from_numpy(np.stack(items)).permute(0, 3, 1, 2).float().contiguous()
-
-        return as_tensor(blurry), as_tensor(sharp)
+        return to_batch(blurry), to_batch(sharp)
 
     def step(self) -> float:
         """One optimiser step on a fresh batch; returns its (reweighted) loss."""
@@ -173,7 +167,7 @@ class SceneFitter:
         self.model.eval()
         out = self.model(blurry).clamp(0, 1)
         self.model.train()
-        return _psnr(blurry, sharp), _psnr(out, sharp)
+        return tensor_psnr(blurry, sharp), tensor_psnr(out, sharp)
 
     def fit(self, budget: FitBudget, progress: Callable[[FitProgress], None] | None = None,
             cancelled: Callable[[], bool] | None = None, threads: int = 0) -> FitResult:
@@ -228,7 +222,7 @@ class SceneFitter:
             iterations=self.step_count, seconds=round(time.monotonic() - start, 2),
             stopped=stopped, best_step=best_step, probe_input_psnr=probe_in,
             probe_output_psnr=best_psnr, losses=losses, probes=probes,
-            frames=self.frame_info, init=self.init_name, config=_jsonable(cfg))
+            frames=self.frame_info, init=self.init_name, config=asdict(cfg))
 
     def save(self, path: str | Path, result: FitResult, extra: dict[str, Any] | None = None
              ) -> Path:
@@ -257,7 +251,8 @@ def _copy_state(model: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
-def _psnr(a: torch.Tensor, b: torch.Tensor) -> float:
+def tensor_psnr(a: torch.Tensor, b: torch.Tensor) -> float:
+    """PSNR (peak 1) of two image batches, over all their pixels."""
     mse = float(((a - b) ** 2).mean())
     return float("inf") if mse == 0 else 10.0 * math.log10(1.0 / mse)
 
@@ -270,9 +265,6 @@ def _fraction(budget: FitBudget, steps: int, elapsed: float) -> float:
         parts.append(elapsed / budget.seconds)
     return min(1.0, max(parts))
 
-
-def _jsonable(cfg: FitConfig) -> dict[str, Any]:
-    return asdict(cfg)
 
 
 DEFAULT_BUDGET = FitBudget(seconds=300.0)
