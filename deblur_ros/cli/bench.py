@@ -190,7 +190,7 @@ def bench_ros(path: Path, device: str, model_fps: float, model_p95_ms: float,
             now = time.monotonic()
             next_t = max(next_t + period, now + 0.002)
             time.sleep(next_t - now)
-        time.sleep(min(5.0, 3.0 / max(model_fps, 0.2)))  # let the last frames drain
+        time.sleep(max(1.0, min(5.0, 3.0 / max(model_fps, 0.2))))  # let the last frames drain
         return list(received)
 
     try:
@@ -200,10 +200,11 @@ def bench_ros(path: Path, device: str, model_fps: float, model_p95_ms: float,
             if node.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"the live node did not start:\n{node_output()}")
             time.sleep(0.05)
-        # Warm-up until the node has delivered: its first frames (bf16 kernels, graph
-        # compiles) can take seconds on a loaded machine and are not steady state.
+        # Warm-up until the node delivers steadily (five frames in one run): its first
+        # frames (bf16 kernels, graph compiles) can take seconds on a loaded machine and
+        # are not steady state.
         deadline = time.monotonic() + 60
-        while not run(max(5.0, model_fps), min(3.0, seconds)):
+        while len(run(max(5.0, min(model_fps, CAMERA_HZ)), min(3.0, seconds))) < 5:
             if node.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"the live node delivered nothing:\n{node_output()}")
         saturated = run(CAMERA_HZ, seconds)
