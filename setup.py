@@ -51,6 +51,7 @@ setup(
         "console_scripts": [
             "live_node = deblur_ros.nodes.live_node:main",
             "camera_source = deblur_ros.nodes.camera_source:main",
+            "scene_node = deblur_ros.nodes.scene_node:main",
             "deblur-ros = deblur_ros.cli.main:main",
         ],
     },

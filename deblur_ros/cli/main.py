@@ -21,6 +21,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
              "(deblur-ros live --ros-args -r image:=/cam/image)"),
     "camera": ("deblur_ros.nodes.camera_source",
                "the camera/video source node (deblur-ros camera --ros-args -p source:=clip.mp4)"),
+    "scene": ("deblur_ros.nodes.scene_node",
+              "the scene sidecar lifecycle node: select sharp frames, fit, republish "
+              "(deblur-ros scene --ros-args -p autostart:=true -r image:=/cam/image)"),
     "bench": ("deblur_ros.cli.bench", "model and ROS throughput/latency table (--json FILE)"),
     "train": ("deblur_ros.cli.train",
               "train a model: deblur-ros train live --help, train scene-meta --help"),
@@ -32,7 +35,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "pairs": ("deblur_ros.cli.pairs",
               "real-motion blurry/sharp pairs from high-frame-rate video (for eval --dataset)"),
 }
-NODE_COMMANDS = ("live", "camera")
+NODE_COMMANDS = ("live", "camera", "scene")
 
 USAGE = "deblur-ros <command> [options]\n\ncommands:\n" + "\n".join(
     f"  {name:<8} {text}" for name, (_, text) in COMMANDS.items())

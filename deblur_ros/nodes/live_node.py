@@ -53,6 +53,7 @@ from deblur_ros.core.inference.runners import (
 )
 from deblur_ros.core.inference.streaming import StreamingDeblurrer
 from deblur_ros.core.models.checkpoint import DEFAULT_LIVE_MODEL, CheckpointError, resolve_model
+from deblur_ros.nodes.camera_qos import reliability_param, wanted_reliability
 from deblur_ros.nodes.diagnostics import KeyedThrottle, StreamStats
 from deblur_ros.nodes.params import Param, ParameterError, check_value, declare, number, usage
 from deblur_ros.nodes.spin import RCLError, program_name, quiet_after_shutdown, run
@@ -62,17 +63,11 @@ from deblur_ros.nodes.worker import MailboxWorker, Offer
 INFO_QOS = QoSProfile(
     reliability=ReliabilityPolicy.BEST_EFFORT, history=HistoryPolicy.KEEP_LAST, depth=1
 )
-RELIABILITY = {"reliable": ReliabilityPolicy.RELIABLE,
-               "best_effort": ReliabilityPolicy.BEST_EFFORT}
 OUTPUT_QOS = QoSProfile(
     reliability=ReliabilityPolicy.RELIABLE, history=HistoryPolicy.KEEP_LAST, depth=5
 )
 REJECT_LOG_PERIOD_S = 5.0
-RELIABILITY_PARAM = Param(
-    "image_reliability", "auto",
-    "QoS reliability of the image subscription (depth 1): auto (reliable when every camera "
-    "publisher offers it, else best_effort), reliable, best_effort",
-    choices=("auto", *RELIABILITY), check_choices_later=True)
+RELIABILITY_PARAM = reliability_param(1)
 
 PARAMETERS = (
     Param("model", DEFAULT_LIVE_MODEL,
@@ -272,26 +267,10 @@ class LiveDeblurNode(LifecycleNode):
         self.deblurrer = None
         self._camera_info = None
 
-    # -- camera QoS --------------------------------------------------------------------
-    #
-    # A best-effort reader gets a best-effort connection even from a reliable camera.
-    # On a stock Fast DDS setup an image over the 512 KB shared-memory segment (VGA rgb8
-    # and up) then travels as UDP fragments, and one lost fragment loses the frame:
-    # measured here, 0 of 50 VGA frames from a camera in another process arrived at a
-    # best-effort subscriber, 50 of 50 at a reliable one. So "auto" subscribes reliable
-    # whenever every camera publisher offers it, and follows the camera as it comes and
-    # goes; a best-effort camera still connects (a reliable reader would not match it).
+    # -- camera QoS (why: deblur_ros.nodes.camera_qos) --------------------------------
 
     def _wanted_reliability(self) -> ReliabilityPolicy:
-        mode = self.get_parameter("image_reliability").value
-        if mode in RELIABILITY:
-            return RELIABILITY[mode]
-        topic = self.resolve_topic_name("image")
-        offered = [info.qos_profile.reliability
-                   for info in self.get_publishers_info_by_topic(topic)]
-        if offered and all(r == ReliabilityPolicy.RELIABLE for r in offered):
-            return ReliabilityPolicy.RELIABLE
-        return ReliabilityPolicy.BEST_EFFORT
+        return wanted_reliability(self, self.get_parameter("image_reliability").value)
 
     def _subscribe_image(self, reliability: ReliabilityPolicy) -> None:
         if self._image_sub is not None:
