@@ -3,6 +3,7 @@
     ros2 launch deblur_ros live.launch.py image:=/camera/image_raw \
         camera_info:=/camera/camera_info
     ros2 launch deblur_ros live.launch.py source:=synthetic   # no camera: built-in source
+    ros2 launch deblur_ros live.launch.py scene:=true          # + the scene sidecar
 
 A SLAM front end then subscribes ``output_image`` / ``output_camera_info``
 (defaults: ``/deblurred/image`` and ``/deblurred/camera_info``).
@@ -41,6 +42,13 @@ def generate_launch_description():
                                           "0) (empty: another driver publishes 'image')"),
         DeclareLaunchArgument("rate", default_value="10.0",
                               description="camera_source frame rate (Hz; 5 and 5.0 both work)"),
+        DeclareLaunchArgument("scene", default_value="false",
+                              description="also start the scene sidecar (scene_node, "
+                                          "config/scene.yaml): fits a scene model to the "
+                                          "drive and publishes it on /scene/image"),
+        DeclareLaunchArgument("scene_image", default_value=arg("image"),
+                              description="the scene node's input: the camera (default) or "
+                                          "the live output for refinement (/deblurred/image)"),
     ]
     live = LifecycleNode(
         package="deblur_ros",
@@ -69,4 +77,18 @@ def generate_launch_description():
                      "rate": ParameterValue(arg("rate"), value_type=float)}],
         remappings=[("image", arg("image")), ("camera_info", arg("camera_info"))],
     )
-    return LaunchDescription([*arguments, live, source])
+    scene = LifecycleNode(
+        package="deblur_ros",
+        executable="scene_node",
+        name="deblur_scene",
+        namespace="",
+        output="screen",
+        condition=IfCondition(arg("scene")),
+        parameters=[PathJoinSubstitution([share, "config", "scene.yaml"]),
+                    {"autostart": arg("autostart")}],
+        remappings=[("image", arg("scene_image")), ("camera_info", arg("camera_info")),
+                    ("scene/image", "/scene/image"),
+                    ("scene/camera_info", "/scene/camera_info"),
+                    ("scene/status", "/scene/status")],
+    )
+    return LaunchDescription([*arguments, live, source, scene])

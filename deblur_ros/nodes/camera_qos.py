@@ -11,6 +11,7 @@ match it). Nodes call this again on a timer to follow cameras as they come and g
 
 from __future__ import annotations
 
+from rclpy.event_handler import SubscriptionEventCallbacks
 from rclpy.node import Node
 from rclpy.qos import ReliabilityPolicy
 
@@ -36,3 +37,12 @@ def wanted_reliability(node: Node, mode: str, topic: str = "image") -> Reliabili
     if offered and all(r == ReliabilityPolicy.RELIABLE for r in offered):
         return ReliabilityPolicy.RELIABLE
     return ReliabilityPolicy.BEST_EFFORT
+
+
+def no_event_handlers() -> SubscriptionEventCallbacks:
+    """For an image subscription that a timer replaces while the node spins: without
+    QoS-event handlers it adds no waitable to the executor. With rclpy's default ones,
+    destroying the subscription while another executor thread builds its wait set
+    raises InvalidHandle in that thread and kills the node (seen here under load; the
+    open rclpy issues #1142 and #1206)."""
+    return SubscriptionEventCallbacks(use_default_callbacks=False)

@@ -53,7 +53,11 @@ from deblur_ros.core.inference.runners import (
 )
 from deblur_ros.core.inference.streaming import StreamingDeblurrer
 from deblur_ros.core.models.checkpoint import DEFAULT_LIVE_MODEL, CheckpointError, resolve_model
-from deblur_ros.nodes.camera_qos import reliability_param, wanted_reliability
+from deblur_ros.nodes.camera_qos import (
+    no_event_handlers,
+    reliability_param,
+    wanted_reliability,
+)
 from deblur_ros.nodes.diagnostics import KeyedThrottle, StreamStats
 from deblur_ros.nodes.params import Param, ParameterError, check_value, declare, number, usage
 from deblur_ros.nodes.spin import RCLError, program_name, quiet_after_shutdown, run
@@ -277,7 +281,8 @@ class LiveDeblurNode(LifecycleNode):
             self.destroy_subscription(self._image_sub)
         qos = QoSProfile(reliability=reliability, history=HistoryPolicy.KEEP_LAST, depth=1)
         self._image_sub = self.create_subscription(
-            Image, "image", self._on_image, qos, callback_group=self._sub_group)
+            Image, "image", self._on_image, qos, callback_group=self._sub_group,
+            event_callbacks=no_event_handlers())
         self._image_reliability = reliability
         self.get_logger().info(
             f"subscribed to '{self._image_sub.topic_name}' {reliability.name.lower()}, depth 1")

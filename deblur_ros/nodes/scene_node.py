@@ -58,7 +58,11 @@ from deblur_ros.core.training.scene_fitter import (
     FitConfig,
     resolve_scene_init,
 )
-from deblur_ros.nodes.camera_qos import reliability_param, wanted_reliability
+from deblur_ros.nodes.camera_qos import (
+    no_event_handlers,
+    reliability_param,
+    wanted_reliability,
+)
 from deblur_ros.nodes.diagnostics import KeyedThrottle, StreamStats
 from deblur_ros.nodes.params import Param, ParameterError, check_value, declare
 from deblur_ros.nodes.params import usage as usage_of
@@ -314,7 +318,8 @@ class SceneNode(LifecycleNode):
         qos = QoSProfile(reliability=reliability, history=HistoryPolicy.KEEP_LAST,
                          depth=IMAGE_DEPTH)
         self._image_sub = self.create_subscription(Image, "image", self._on_image, qos,
-                                                   callback_group=self._sub_group)
+                                                   callback_group=self._sub_group,
+                                                   event_callbacks=no_event_handlers())
         self._image_reliability = reliability
 
     def _follow_camera_qos(self) -> None:

@@ -34,6 +34,7 @@ from sensor_msgs.msg import CameraInfo, Image
 
 ROOT = Path(__file__).resolve().parents[2]
 LAUNCH = ROOT / "launch" / "live.launch.py"
+SCENE_LAUNCH = ROOT / "launch" / "scene.launch.py"
 VENDOR = ROOT.parent / "shared" / "vendor" / "ros2_launch"
 SUPPORT = ROOT / "test" / "launch_support"
 
@@ -44,8 +45,8 @@ def console_scripts() -> set[str]:
     return set(re.findall(r'"([\w-]+) = deblur_ros\.', text))
 
 
-def launch_calls() -> list[dict]:
-    tree = ast.parse(LAUNCH.read_text())
+def launch_calls(path: Path = LAUNCH) -> list[dict]:
+    tree = ast.parse(path.read_text())
     calls = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and getattr(node.func, "id", "") in ("Node",
@@ -54,17 +55,19 @@ def launch_calls() -> list[dict]:
     return calls
 
 
-def test_launch_file_compiles_and_names_real_executables():
-    compile(LAUNCH.read_text(), str(LAUNCH), "exec")
-    calls = launch_calls()
-    assert len(calls) == 2
+@pytest.mark.parametrize("path,count", [(LAUNCH, 3), (SCENE_LAUNCH, 1)])
+def test_launch_file_compiles_and_names_real_executables(path, count):
+    compile(path.read_text(), str(path), "exec")
+    calls = launch_calls(path)
+    assert len(calls) == count
     for call in calls:
         assert ast.literal_eval(call["package"]) == "deblur_ros"
         assert ast.literal_eval(call["executable"]) in console_scripts()
 
 
-def test_launch_file_names_existing_config_files():
-    names = re.findall(r'"config", "([\w.]+)"', LAUNCH.read_text())
+@pytest.mark.parametrize("path", [LAUNCH, SCENE_LAUNCH])
+def test_launch_file_names_existing_config_files(path):
+    names = re.findall(r'"config", "([\w.]+)"', path.read_text())
     assert names, "no config file referenced"
     for name in names:
         assert (ROOT / "config" / name).is_file(), name
@@ -97,6 +100,16 @@ def test_live_yaml_parameters_are_declared_by_the_node(ros, identity_model):
     model = resolve_model(params["model"], "cpu")
     assert model.is_file(), f"config/live.yaml model {params['model']!r} -> missing {model}"
     assert (ROOT / "models" / "strcnn-w16-m1.pt").is_file()
+
+
+def test_scene_yaml_parameters_are_declared_by_the_node(ros):
+    from deblur_ros.nodes.scene_node import SceneNode
+
+    node_name, params = _yaml_params("scene.yaml")
+    node = ros.add(SceneNode(node_name, context=ros.context))
+    assert set(params) <= set(node._parameters), set(params) - set(node._parameters)
+    for key, value in params.items():
+        assert type(node.get_parameter(key).value) is type(value), key
 
 
 def test_camera_yaml_parameters_are_declared_by_the_node(ros):
@@ -395,3 +408,34 @@ def test_launch_description_builds(launch_env, monkeypatch):
     names = {arg.name for arg in description.get_launch_arguments()}
     assert {"image", "camera_info", "output_image", "output_camera_info", "params_file",
             "autostart", "source", "rate"} <= names
+
+
+@pytest.mark.timeout(120)
+def test_launch_with_the_scene_sidecar_selects_frames_and_stops_cleanly(ros, launch, tmp_path):
+    """``scene:=true`` starts the sidecar beside the live node on the camera topic; it
+    reports frames on /scene/status and all three processes exit cleanly on Ctrl-C."""
+    import json
+
+    from std_msgs.msg import String
+
+    status = []
+    peer = ros.node("launch_scene")
+    peer.create_subscription(String, "/scene/status",
+                             lambda m: status.append(json.loads(m.data)), 10)
+    params = tmp_path / "scene.yaml"
+    _, body = _yaml_params("scene.yaml")
+    body |= {"model_dir": str(tmp_path / "models"), "spool_dir": str(tmp_path / "spool"),
+             "fit_after": 0}
+    params.write_text(yaml.safe_dump({"deblur_scene": {"ros__parameters": body}}))
+    launched = launch("source:=synthetic", "scene:=true")
+    _wait(ros, launched, lambda: status and status[-1]["frames_received"] >= 5, 60,
+          "no frames counted on /scene/status")
+    assert status[-1]["state"] == "active" and status[-1]["frames_spooled"] >= 5
+    pids = launched.pids()
+    assert set(pids) == {"live_node-1", "camera_source-2", "scene_node-3"}, launched.output
+    seconds = launched.ctrl_c(timeout=15)
+    output = launched.output
+    assert seconds < 10, output
+    assert not launched.group_left(), output
+    for name, pid in pids.items():
+        assert f"[{name}]: process has finished cleanly [pid {pid}]" in output, output
