@@ -36,6 +36,13 @@ def _limited(frames: Iterator[np.ndarray], limit: int | None) -> Iterator[np.nda
         yield frame
 
 
+def _picks(args: argparse.Namespace, count: int | None) -> Callable[[int], bool]:
+    if args.strip_frames:
+        chosen = {int(i) for i in args.strip_frames.split(",") if i.strip()}
+        return lambda index: index in chosen
+    return _spread(count, args.strips)
+
+
 def _spread(count: int | None, strips: int) -> Callable[[int], bool]:
     """Keep ``strips`` frames spread over a sequence of known length (else the first ones)."""
     if strips <= 0:
@@ -101,8 +108,11 @@ def _fmt(value: float | None, digits: int = 2) -> str:
 
 
 def format_summary(summary: dict) -> str:
+    from deblur_ros.core.scoring.evaluation import BLURRIEST
+
     rows = [("PSNR (dB)", "psnr", 2), ("SSIM", "ssim", 4), ("E_warp (x1e-3)", "ewarp", 3),
-            ("sharpness (var. of Laplacian)", "sharpness", 1)]
+            ("sharpness (var. of Laplacian)", "sharpness", 1),
+            (f"sharpness, {BLURRIEST} blurriest input frames", "sharpness_blurriest", 1)]
     runner = f" ({summary['backend']} {summary['precision']})" if "backend" in summary else ""
     lines = [f"model {summary['model']} on {summary['device']}{runner}, "
              f"{summary['frames']} frames, "
@@ -170,6 +180,12 @@ def main(argv: list[str]) -> int:
                         help="write PNG strips and README.md here")
     parser.add_argument("--strips", type=non_negative_int, default=4,
                         help="PNG strips per sequence")
+    parser.add_argument("--strip-frames", default=None,
+                        help="comma-separated frame indices to draw instead (e.g. the "
+                             "blurriest frames of a clip)")
+    parser.add_argument("--save-scene", type=Path, default=None,
+                        help="scene: save each fitted model here (<sequence>.pt), to "
+                             "evaluate again with --model or load in scene_node")
     parser.add_argument("--per-sequence", action="store_true",
                         help="also print PSNR per sequence (--dataset, --validation)")
     args = parser.parse_args(argv)
@@ -183,13 +199,21 @@ def main(argv: list[str]) -> int:
 
     from deblur_ros.adapters.frame_sources import FrameSourceError
     from deblur_ros.core.inference.runners import BackendUnavailableError
+    from deblur_ros.core.inference.scene import SceneDeblurrer
     from deblur_ros.core.inference.streaming import StreamingDeblurrer
-    from deblur_ros.core.models.checkpoint import CheckpointError, resolve_model
+    from deblur_ros.core.models.checkpoint import (
+        SCENE_ARCHITECTURE,
+        CheckpointError,
+        read_checkpoint,
+        resolve_model,
+    )
     from deblur_ros.core.scoring.evaluation import evaluate_sequence, summarise
 
     scene = args.model == "scene"
-    if not scene and (args.fit_seconds or args.fit_iterations or args.window):
-        parser.error("--fit-seconds, --fit-iterations and --window go with --model scene")
+    if not scene and (args.fit_seconds or args.fit_iterations or args.window
+                      or args.save_scene):
+        parser.error("--fit-seconds, --fit-iterations, --window and --save-scene go with "
+                     "--model scene")
     if args.threads:
         import torch
 
@@ -197,9 +221,12 @@ def main(argv: list[str]) -> int:
     deblurrer = None
     if not scene:
         try:
-            deblurrer = StreamingDeblurrer.from_checkpoint(
-                resolve_model(args.model, args.device), args.device, args.backend,
-                args.precision)
+            path = resolve_model(args.model, args.device)
+            if read_checkpoint(path, None)["architecture"] == SCENE_ARCHITECTURE:
+                deblurrer = SceneDeblurrer.from_checkpoint(path)  # a saved scene fit
+            else:
+                deblurrer = StreamingDeblurrer.from_checkpoint(
+                    path, args.device, args.backend, args.precision)
         except (CheckpointError, ValueError, BackendUnavailableError) as exc:
             print(f"deblur-ros eval: {exc}", file=sys.stderr)
             return 2
@@ -218,7 +245,7 @@ def main(argv: list[str]) -> int:
             frames = tqdm(frames, total=count, desc=name, unit="frame", leave=False,
                           disable=None)
             results.append(evaluate_sequence(deblurrer, frames, sharp, name,
-                                             keep=_spread(count, args.strips),
+                                             keep=_picks(args, count),
                                              sharp_may_be_longer=args.max_frames is not None))
     except (FrameSourceError, ValueError, CheckpointError) as exc:
         print(f"deblur-ros eval: {exc}", file=sys.stderr)
@@ -231,6 +258,8 @@ def main(argv: list[str]) -> int:
         summary |= {"model": "scene", "backend": "torch", "precision": "fp32", "fits": fits,
                     "fit_seconds": sum(f["seconds"] for f in fits),
                     "frames_selected": sum(len(f["frames"]) for f in fits)}
+    elif isinstance(deblurrer, SceneDeblurrer):
+        summary |= {"backend": "torch", "precision": "fp32"}
     else:
         summary |= {"backend": deblurrer.runner.name, "precision": deblurrer.runner.precision}
     print(format_summary(summary))

@@ -47,4 +47,7 @@ def fit_scene(frames: list[np.ndarray], name: str, args: argparse.Namespace
     finally:
         bar.close()
     record = {"sequence": name} | result.metadata()
+    if getattr(args, "save_scene", None):
+        saved = fitter.save(args.save_scene / f"{name}.pt", result, {"sequence": name})
+        record["saved"] = str(saved)
     return SceneDeblurrer(fitter.model, name=f"scene:{name}"), record

@@ -184,3 +184,30 @@ def test_eval_validation_renders_report_each_blur_level(identity_model, tmp_path
     assert data["frames"] == 12 and len(data["sequences"]) == 4
     for figures in data["by_level"].values():
         assert figures["output"]["psnr"] == pytest.approx(figures["input"]["psnr"], abs=1e-3)
+
+
+def test_eval_scene_saves_its_fit_and_the_saved_model_scores_the_same(clip_dirs, tmp_path,
+                                                                      capsys):
+    """``--model scene --save-scene DIR`` keeps each fit; ``--model DIR/<seq>.pt`` then
+    scores that same network (the file is a scene checkpoint, not a live one), and the
+    strips are the asked frames."""
+    blur, sharp = str(clip_dirs / "seqA/blur"), str(clip_dirs / "seqA/sharp")
+    saved, first, second = tmp_path / "fits", tmp_path / "fit.json", tmp_path / "saved.json"
+    assert deblur_ros(["eval", "--blur", blur, "--sharp", sharp, "--model", "scene",
+                       "--fit-iterations", "12", "--window", "3", "--scene-init", "random",
+                       "--save-scene", str(saved), "--json", str(first)]) == 0
+    (model,) = saved.glob("*.pt")
+    assert model.name == "blur.pt"
+    report = tmp_path / "report"
+    assert deblur_ros(["eval", "--blur", blur, "--sharp", sharp, "--model", str(model),
+                       "--json", str(second), "--report", str(report),
+                       "--strip-frames", "1,4"]) == 0
+    a, b = json.loads(first.read_text()), json.loads(second.read_text())
+    assert a["fits"][0]["saved"] == str(model)
+    assert b["output"]["psnr"] == pytest.approx(a["output"]["psnr"], abs=1e-6)
+    assert "sharpness_blurriest" in b["output"]
+    assert sorted(p.name for p in report.glob("*.png")) == ["blur_000001.png",
+                                                            "blur_000004.png"]
+    with pytest.raises(SystemExit) as stop:
+        deblur_ros(["eval", "--blur", blur, "--save-scene", str(saved)])
+    assert stop.value.code == 2 and "go with --model scene" in capsys.readouterr().err

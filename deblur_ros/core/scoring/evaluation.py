@@ -25,6 +25,10 @@ from deblur_ros.core.scoring.metrics import psnr, sharpness, ssim
 from deblur_ros.core.scoring.warp_error import FLOW_NAME, input_flows, pair_error
 
 FIGURES = ("psnr", "ssim", "ewarp", "sharpness")
+BLURRIEST = 20
+"""Frames scored by ``sharpness_blurriest``: the stretches a deblurrer is for. On real
+footage where blur comes and goes, the mean over all frames is dominated by the sharp
+ones, which any model should leave alone."""
 
 
 @dataclass
@@ -47,6 +51,10 @@ class FrameScores:
             values = [v for v in getattr(self, name) if all(math.isfinite(x) for x in v)]
             for side, idx in (("input", 0), ("output", 1)):
                 out[side][name] = float(np.mean([v[idx] for v in values])) if values else None
+        blurriest = sorted(self.sharpness, key=lambda v: v[0])[:BLURRIEST]
+        for side, idx in (("input", 0), ("output", 1)):
+            out[side]["sharpness_blurriest"] = (float(np.mean([v[idx] for v in blurriest]))
+                                                if blurriest else None)
         return out
 
 

@@ -27,7 +27,7 @@ from .kernels import blur_with_noise, linear_motion_kernel
 class PatchSpec:
     crop: int = 96
     batch: int = 8
-    max_kernel: float = 31.0  # p: streak lengths are drawn from (0, p) px
+    max_kernel: float = 21.0  # p: streak lengths from (0, p) px; 21 measured best (MODELS.md)
     noise_prob: float = 0.8
     shot: tuple[float, float] = (1e-4, 3e-3)  # log-uniform, as the live model's training
     read: tuple[float, float] = (1e-7, 1e-5)
