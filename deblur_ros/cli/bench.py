@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import resource
 import sys
@@ -122,7 +123,6 @@ def bench_ros(path: Path, device: str, model_fps: float, model_p95_ms: float,
     private namespace on a private DDS domain kept on this host, so a bench on a
     robot never touches the robot's camera topics.
     """
-    import os
     import random
     import subprocess
     import tempfile
@@ -276,6 +276,26 @@ def bench_ros_isolated(path: Path, device: str, model_fps: float, model_p95_ms: 
     return json.loads(lines[-1])
 
 
+def _background_scene_fit():
+    """A scene fit as scene_node starts one (fit_process defaults), on synthetic VGA
+    frames, with a budget longer than any bench row; the caller cancels it."""
+    from deblur_ros.adapters.frame_sources import SyntheticSource
+    from deblur_ros.core.training.fit_process import BackgroundFit, FitJob
+    from deblur_ros.core.training.scene_fitter import FitBudget, FitConfig
+
+    source = iter(SyntheticSource(640, 480, seed=3))
+    frames = [next(source) for _ in range(10)]
+    job = FitJob(frames=frames, frame_info=[{"index": i} for i in range(10)],
+                 out_path=os.devnull, budget=FitBudget(seconds=3600.0),
+                 config=FitConfig(patience=10**6))  # no early stop mid-row
+    fit = BackgroundFit(job).start()
+    deadline = time.monotonic() + 120
+    while fit.progress is None and fit.running and time.monotonic() < deadline:
+        time.sleep(0.5)  # until it is really training (spawn and imports take seconds)
+        fit.poll()
+    return fit
+
+
 def format_table(records: list[dict]) -> str:
     head = ("| path | model | backend | precision | threads | device | size | fps "
             "| latency p50 ms | latency p95 ms | warm-up ms | val gain dB | peak RSS MB |\n"
@@ -396,6 +416,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--no-quality", action="store_true",
                         help="skip the validation PSNR gain column")
     parser.add_argument("--no-ros", action="store_true", help="skip the ROS path")
+    parser.add_argument("--scene-fit", action="store_true",
+                        help="measure each ROS row again while a scene fit runs beside the "
+                             "node (its own process, 1 thread, nice 10, as scene_node runs it)")
     parser.add_argument("--json", type=Path, default=None, help="write the records here")
     parser.add_argument("--ros-child", type=Path, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--model-fps", type=float, default=0.0, help=argparse.SUPPRESS)
@@ -441,9 +464,20 @@ def main(argv: list[str]) -> int:
             for path in paths:
                 r = vga[path]
                 for threads in args.threads:
-                    records.append(bench_ros_isolated(path, str(device), r["fps"],
-                                                      r["latency_ms_p95"], args.seconds, threads))
-                    print(format_table(records[-1:]).splitlines()[-1], flush=True)
+                    for fitting in ((False, True) if args.scene_fit else (False,)):
+                        fit = _background_scene_fit() if fitting else None
+                        try:
+                            row = bench_ros_isolated(path, str(device), r["fps"],
+                                                     r["latency_ms_p95"], args.seconds, threads)
+                        finally:
+                            if fit is not None:
+                                fit.cancel()
+                                fit.join(timeout=30)
+                        if fitting:
+                            row["path"] = "ros+fit"
+                            row["fit_steps"] = (fit.progress or {}).get("step", 0)
+                        records.append(row)
+                        print(format_table(records[-1:]).splitlines()[-1], flush=True)
         for path in paths:
             for backend, precision in combos:
                 try:

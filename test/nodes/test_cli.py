@@ -104,9 +104,11 @@ def test_bench_ros_path_measures_the_node_in_its_own_process(identity_model, tmp
     out = tmp_path / "bench.json"
     assert main(["bench", "--models", str(identity_model), "--backends", "torch:fp32",
                  "--sizes", "64x48", "--seconds", "2", "--frames", "5", "--threads", "1",
-                 "--no-quality", "--json", str(out)]) == 0
+                 "--no-quality", "--scene-fit", "--json", str(out)]) == 0
     records = json.loads(out.read_text())
     (ros_row,) = [r for r in records if r["path"] == "ros"]
+    (fit_row,) = [r for r in records if r["path"] == "ros+fit"]  # a scene fit beside it
+    assert fit_row["fit_steps"] > 0 and fit_row["fps"] > 0
     assert (ros_row["width"], ros_row["height"], ros_row["threads"]) == (640, 480, 1)
     assert ros_row["model"] == "strcnn-w8-m1" and ros_row["backend"] in (
         "openvino", "onnxruntime", "torch")
