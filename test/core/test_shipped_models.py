@@ -13,7 +13,30 @@ from deblur_ros.core.models.checkpoint import DEFAULT_LIVE_MODEL, load_model, re
 from deblur_ros.core.models.strcnn_dtb import count_parameters, gmac_per_frame
 
 MODELS = Path(__file__).resolve().parents[2] / "models"
-SHIPPED = sorted(MODELS.glob("*.pt"))
+SHIPPED = sorted(MODELS.glob("strcnn-*.pt"))  # the live models
+SCENE_INITS = sorted(MODELS.glob("unet-*.pt"))
+
+
+def test_every_shipped_file_is_a_live_model_or_a_scene_initialisation():
+    assert set(MODELS.glob("*.pt")) == set(SHIPPED) | set(SCENE_INITS)
+
+
+@pytest.mark.parametrize("path", SCENE_INITS, ids=[p.stem for p in SCENE_INITS])
+def test_shipped_scene_initialisation_loads_fits_and_is_documented(path):
+    """The MAML initialisation is what ``scene_init: auto`` starts a fit from."""
+    from deblur_ros.core.inference.scene import SceneDeblurrer
+    from deblur_ros.core.models.checkpoint import SCENE_ARCHITECTURE
+    from deblur_ros.core.training.scene_fitter import resolve_scene_init
+
+    model, meta = load_model(path, architecture=SCENE_ARCHITECTURE)
+    assert meta["name"] == path.stem and meta["kind"] == "scene-init"
+    assert meta["iterations"] > 0 and meta["train_time_s"] > 0
+    assert meta["best_step"] == meta["iterations"] or meta["best_step"] > 0
+    assert resolve_scene_init("auto") == path
+    card = (MODELS / "MODELS.md").read_text()
+    assert f"`{path.stem}.pt`" in card and f"{meta['iterations']:,} meta-steps" in card
+    out = SceneDeblurrer(model).process([np.zeros((33, 47, 3), np.uint8)])
+    assert out[0].shape == (33, 47, 3) and out[0].dtype == np.uint8
 
 
 @pytest.mark.parametrize("device", ["cpu", "cuda"])

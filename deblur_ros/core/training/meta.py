@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from torch.func import functional_call
 
+from deblur_ros.core.hardware import hardware_description
 from deblur_ros.core.models.checkpoint import read_checkpoint, save_checkpoint
 from deblur_ros.core.models.unet import UNet, UNetConfig
 from deblur_ros.core.synthesis.kernels import linear_motion_kernel
@@ -107,7 +108,9 @@ class MetaTrainer:
              resumable: bool = True) -> Path:
         meta = {"name": f"{self.model.config.name}-maml", "kind": "scene-init",
                 "meta_config": asdict(self.config), "iterations": self.step_count,
-                "train_time_s": round(self.elapsed_s, 1), "history": self.history} | \
+                "train_time_s": round(self.elapsed_s, 1), "history": self.history,
+                "hardware": hardware_description(torch.device("cpu")),
+                "torch": torch.__version__} | \
             (metadata or {})
         state = None
         if resumable:
