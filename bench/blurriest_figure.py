@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 
 from deblur_ros.adapters.frame_sources import open_source
+from deblur_ros.core.imaging import side_by_side
 from deblur_ros.core.inference.scene import SceneDeblurrer
 from deblur_ros.core.inference.streaming import StreamingDeblurrer
 from deblur_ros.core.models.checkpoint import resolve_model
@@ -39,22 +40,16 @@ def main(clip: str, live: str, scene: str, out: str, count: int = 3) -> None:
     for i in sorted(picks):
         panels = [frames[i], live_out[i], scene_model.deblur(frames[i])]
         labels = ["input", f"live {live}", "scene model"]
-        tiles = []
         h, w = frames[i].shape[:2]
         crop = (slice(h // 4, h // 4 + h // 2), slice(w // 4, w // 4 + w // 2))
-        for image, label in zip(panels, labels):
-            # The centre at 2x: blur and its removal show at pixel level.
-            tile = cv2.resize(cv2.cvtColor(np.ascontiguousarray(image[crop]),
-                                           cv2.COLOR_RGB2BGR), None, fx=2, fy=2,
-                              interpolation=cv2.INTER_NEAREST)
-            lines = [f"frame {i}: {label}", f"VL {variance_of_laplacian(image):.0f}"]
-            for k, text in enumerate(lines):
-                org = (10, 30 + 30 * k)
-                cv2.putText(tile, text, org, cv2.FONT_HERSHEY_SIMPLEX, 0.8, (0, 0, 0), 4)
-                cv2.putText(tile, text, org, cv2.FONT_HERSHEY_SIMPLEX, 0.8, (255, 255, 255), 2)
-            tiles.append(tile)
-        rows.append(np.hstack(tiles))
-    cv2.imwrite(out, np.vstack(rows), [cv2.IMWRITE_JPEG_QUALITY, 85])
+        # The centre at 2x: blur and its removal show at pixel level.
+        tiles = [cv2.resize(np.ascontiguousarray(p[crop]), None, fx=2, fy=2,
+                            interpolation=cv2.INTER_NEAREST) for p in panels]
+        texts = [f"frame {i}: {label}, VL {variance_of_laplacian(p):.0f}"
+                 for p, label in zip(panels, labels)]
+        rows.append(side_by_side(tiles, texts))
+    cv2.imwrite(out, cv2.cvtColor(np.vstack(rows), cv2.COLOR_RGB2BGR),
+                [cv2.IMWRITE_JPEG_QUALITY, 85])
     print(f"wrote {out}: frames {sorted(picks)}")
 
 

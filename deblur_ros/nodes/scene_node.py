@@ -45,9 +45,14 @@ from std_msgs.msg import String
 from std_srvs.srv import Trigger
 
 from deblur_ros.adapters.image_msg import encode_image
-from deblur_ros.adapters.pixels import MalformedImageError, UnsupportedEncodingError, decode_image
+from deblur_ros.adapters.pixels import (
+    DecodedImage,
+    MalformedImageError,
+    UnsupportedEncodingError,
+    decode_image,
+)
 from deblur_ros.core.drive_store import DriveSpool, SelectedFrames, SpoolFullError
-from deblur_ros.core.imaging import stamp_ns
+from deblur_ros.core.imaging import from_float01, stamp_ns
 from deblur_ros.core.inference.scene import SceneDeblurrer
 from deblur_ros.core.models.checkpoint import SCENE_ARCHITECTURE, CheckpointError, load_model
 from deblur_ros.core.sharpness import DEFAULT_WINDOW, SharpFrameSelector
@@ -144,7 +149,7 @@ class SceneNode(LifecycleNode):
         self._republisher: threading.Thread | None = None
         self._stop_republish = threading.Event()
         self._camera_info: CameraInfo | None = None
-        self._worker: MailboxWorker[tuple[Image, float]] | None = None
+        self._worker: MailboxWorker[tuple[Image, DecodedImage, float]] | None = None
         self._image_sub = self._info_sub = self._image_pub = self._info_pub = None
         self._qos_timer = self._fit_timer = self._fit_srv = None
         self._image_reliability: ReliabilityPolicy | None = None
@@ -361,7 +366,7 @@ class SceneNode(LifecycleNode):
             self.start_fit(f"{self.selected_since_fit} new selected frames")
         worker = self._worker
         if self.deblurrer is not None and self.param("deblur_new_frames") and worker:
-            if worker.offer((msg, now)) is Offer.REPLACED:
+            if worker.offer((msg, decoded, now)) is Offer.REPLACED:
                 self.stats.on_drop()
 
     def _keep(self, selection: Any) -> None:
@@ -479,17 +484,17 @@ class SceneNode(LifecycleNode):
         elif done == count:
             self.get_logger().info(f"republished the drive: {count} frames on scene/image")
 
-    def _deblur_new_frame(self, item: tuple[Image, float]) -> None:
-        msg, received = item
-        if self._output(msg):
+    def _deblur_new_frame(self, item: tuple[Image, DecodedImage, float]) -> None:
+        msg, decoded, received = item  # decoded once, by the image callback
+        if self._output(msg, decoded):
             self.stats.on_output(time.monotonic() - received)
 
-    def _output(self, msg: Image) -> bool:
+    def _output(self, msg: Image, decoded: DecodedImage | None = None) -> bool:
         deblurrer, image_pub, info_pub = self.deblurrer, self._image_pub, self._info_pub
         if deblurrer is None or image_pub is None or info_pub is None:
             return False
         try:
-            decoded = decode_image(msg)
+            decoded = decode_image(msg) if decoded is None else decoded
             frame = deblurrer.deblur(decoded.rgb)
         except (UnsupportedEncodingError, MalformedImageError) as exc:
             self._warn("reject", str(exc))
@@ -563,7 +568,7 @@ class SceneNode(LifecycleNode):
 
 def _as_8bit(rgb: np.ndarray) -> np.ndarray:
     """Selected frames are kept as 8-bit HxWx3 or HxW: a quarter of the float32 bytes."""
-    frame = np.clip(rgb * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    frame = from_float01(rgb, np.uint8)
     return frame[:, :, 0] if frame.shape[2] == 1 else frame
 
 
