@@ -91,6 +91,11 @@ def run(program: str, make_node: Callable[[], Node], args: Sequence[str] | None,
         spinner.spin()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except (RCLError, InvalidHandle):
+        # Ctrl-C between the executor's context check and its wait set: rclpy raises
+        # "the given context is not valid" from spin(). Only then is this a clean stop.
+        if rclpy.ok():
+            raise
     finally:
         stop(node, spinner)
         _finish()

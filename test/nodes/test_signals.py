@@ -218,3 +218,37 @@ def test_deblur_ros_node_commands_print_help(command, params, capsys):
     assert f"deblur-ros {command} --ros-args -p " in out
     for text in params:
         assert text in out, text
+
+
+# A Ctrl-C that lands between the executor's context check and its wait set: spin()
+# raises RCLError "context is not valid" (seen in CI under ros2 launch). The fake
+# executor makes that race certain; the same error with the context up must surface.
+_RACE = """
+import sys
+import rclpy
+from rclpy.executors import SingleThreadedExecutor
+from deblur_ros.nodes.spin import RCLError, run
+
+class Racing(SingleThreadedExecutor):
+    def spin(self):
+        if sys.argv[1] == "shutdown":
+            rclpy.shutdown()
+        raise RCLError("failed to initialize wait set: the given context is not valid")
+
+code = run("race", lambda: rclpy.create_node("race"), ["race"], usage="",
+           executor=Racing)
+print("exit", code)
+"""
+
+
+@pytest.mark.parametrize("when,clean", [("shutdown", True), ("running", False)])
+def test_wait_set_error_after_shutdown_is_a_clean_stop(when, clean):
+    done = subprocess.run([sys.executable, "-c", _RACE, when], capture_output=True,
+                          text=True, timeout=60, env=dict(os.environ))
+    if clean:
+        assert done.returncode == 0, done.stderr
+        assert "exit 0" in done.stdout
+        assert "Traceback" not in done.stderr
+    else:
+        assert done.returncode != 0
+        assert "context is not valid" in done.stderr
