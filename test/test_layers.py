@@ -18,6 +18,9 @@ ROS_MODULES = ("rclpy", "sensor_msgs", "std_msgs", "rosidl_runtime_py")
     "deblur_ros.core.training.live_trainer",
     "deblur_ros.core.scoring.validation",
     "deblur_ros.cli.eval",
+    "deblur_ros.adapters.bags",
+    "deblur_ros.jobs.bag_deblur",
+    "deblur_ros.cli.bag",
 ])
 def test_module_loads_no_ros(module):
     code = (f"import sys, {module}\n"

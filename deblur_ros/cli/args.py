@@ -61,3 +61,16 @@ def writable_folder(path: Path, flag: str) -> str | None:
     if path.exists() and not path.is_dir():
         return f"{flag} {str(path)!r} is an existing file; give a folder"
     return _blocked_parent(path, flag)
+
+
+def stop_on_signals() -> None:
+    """SIGTERM (a service manager, ``kill``) and SIGINT (Ctrl-C, also when started in the
+    background, where a shell ignores it) both raise KeyboardInterrupt in the main
+    thread, so a job stops the way Ctrl-C stops it: through its own clean-up."""
+    import signal
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)

@@ -32,6 +32,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "record": ("deblur_ros.cli.record",
                "save an image topic to a video or PNG folder (record --topic deblurred/image "
                "out.mp4)"),
+    "bag": ("deblur_ros.cli.bag",
+            "deblur a rosbag2 recording, everything else copied unchanged "
+            "(bag IN OUT --topic /camera/image_raw)"),
+    "fleet": ("deblur_ros.cli.fleet",
+              "deblur every bag under a folder on Ray (fleet IN_DIR OUT_DIR; extra [fleet])"),
     "pairs": ("deblur_ros.cli.pairs",
               "real-motion blurry/sharp pairs from high-frame-rate video (for eval --dataset)"),
 }

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from deblur_ros.cli.args import positive_int
+from deblur_ros.cli.args import positive_int, stop_on_signals
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -128,21 +128,10 @@ def _run(train: Callable[[], Path], args: argparse.Namespace) -> int:
     return 0
 
 
-def _stop_on_signals() -> None:
-    """SIGTERM (a service manager, ``kill``) and SIGINT (Ctrl-C, also when started in the
-    background, where a shell ignores it) stop a run the way Ctrl-C does: the trainer
-    saves ``last.pt`` on the way out, and the same command resumes there."""
-    import signal
-
-    def stop(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-
-
 def main(argv: list[str]) -> int:
-    _stop_on_signals()
+    # SIGTERM/SIGINT stop a run the way Ctrl-C does: the trainer saves ``last.pt`` on
+    # the way out, and the same command resumes there.
+    stop_on_signals()
     try:
         return _main(argv)
     except KeyboardInterrupt:

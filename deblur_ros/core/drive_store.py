@@ -17,7 +17,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
+from deblur_ros.core.imaging import from_float01
 from deblur_ros.core.sharpness import Selection
+
+
+def stored_pixels(rgb: np.ndarray) -> np.ndarray:
+    """A frame as selections keep it: 8-bit HxWx3 or HxW, a quarter of float32's bytes."""
+    frame = from_float01(rgb, np.uint8)
+    return frame[:, :, 0] if frame.ndim == 3 and frame.shape[2] == 1 else frame
 
 
 class SelectedFrames:

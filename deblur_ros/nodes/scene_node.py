@@ -32,7 +32,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.executors import MultiThreadedExecutor
@@ -51,8 +50,13 @@ from deblur_ros.adapters.pixels import (
     UnsupportedEncodingError,
     decode_image,
 )
-from deblur_ros.core.drive_store import DriveSpool, SelectedFrames, SpoolFullError
-from deblur_ros.core.imaging import from_float01, stamp_ns
+from deblur_ros.core.drive_store import (
+    DriveSpool,
+    SelectedFrames,
+    SpoolFullError,
+    stored_pixels,
+)
+from deblur_ros.core.imaging import stamp_ns
 from deblur_ros.core.inference.scene import SceneDeblurrer
 from deblur_ros.core.models.checkpoint import SCENE_ARCHITECTURE, CheckpointError, load_model
 from deblur_ros.core.sharpness import DEFAULT_WINDOW, SharpFrameSelector
@@ -351,7 +355,8 @@ class SceneNode(LifecycleNode):
             return
         with self._lock:
             selection = self.selector.push(
-                _as_8bit(decoded.rgb), stamp_ns(msg.header.stamp.sec, msg.header.stamp.nanosec))
+                stored_pixels(decoded.rgb),
+                stamp_ns(msg.header.stamp.sec, msg.header.stamp.nanosec))
             if selection is not None:
                 self._keep(selection)
             if self.spool is not None:
@@ -564,12 +569,6 @@ class SceneNode(LifecycleNode):
         with quiet_after_shutdown(self):
             self._diag_pub.publish(array)
             self._status_pub.publish(String(data=json.dumps(status)))
-
-
-def _as_8bit(rgb: np.ndarray) -> np.ndarray:
-    """Selected frames are kept as 8-bit HxWx3 or HxW: a quarter of the float32 bytes."""
-    frame = from_float01(rgb, np.uint8)
-    return frame[:, :, 0] if frame.shape[2] == 1 else frame
 
 
 def rss_mb() -> float:
