@@ -11,7 +11,7 @@ setup: $(VENV)/.installed
 $(VENV)/.installed: setup.py constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PIP) torch==2.13.0
-	$(PIP) -e '.[ros,test,openvino,onnx]'
+	$(PIP) -e '.[ros,test,openvino,onnx,fleet]'
 	touch $@
 
 demo: setup

@@ -37,10 +37,13 @@ setup(
     ],
     extras_require={
         "ros": ros_wheels,
-        "test": ["pytest>=7", "pytest-timeout>=2", "ruff>=0.5"],
+        # mcap: the bag tests check outputs with the MCAP project's own reader.
+        "test": ["pytest>=7", "pytest-timeout>=2", "ruff>=0.5", "mcap>=1.1"],
         # Fast CPU inference (deblur_ros.core.inference.runners); both export through ONNX.
         "openvino": ["openvino>=2024.0", "onnx>=1.15"],
         "onnx": ["onnxruntime>=1.17", "onnx>=1.15"],
+        # deblur-ros fleet: bags on a local Ray instance or a cluster.
+        "fleet": ["ray>=2.9"],
     },
     zip_safe=True,
     maintainer="deblur_ros developers",
