@@ -392,6 +392,10 @@ def _combo(text: str) -> tuple[str, str]:
 
 
 def main(argv: list[str]) -> int:
+    if "--bag" in argv:  # the bag tool and fleet rows: a module of their own
+        from deblur_ros.cli.bench_bag import main as bench_bag
+
+        return bench_bag(argv)
     from deblur_ros.core.inference.runners import BackendUnavailableError
     from deblur_ros.core.inference.streaming import select_device
     from deblur_ros.core.models.checkpoint import CheckpointError, models_dir, resolve_model
@@ -420,6 +424,9 @@ def main(argv: list[str]) -> int:
                         help="measure each ROS row again while a scene fit runs beside the "
                              "node (its own process, 1 thread, nice 10, as scene_node runs it)")
     parser.add_argument("--json", type=Path, default=None, help="write the records here")
+    parser.add_argument("--bag", action="store_true",
+                        help="instead: the bag tool's and the Ray fleet's frames/s beside the "
+                             "bare model's (deblur-ros bench --bag --help)")
     parser.add_argument("--ros-child", type=Path, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--model-fps", type=float, default=0.0, help=argparse.SUPPRESS)
     parser.add_argument("--model-p95", type=float, default=0.0, help=argparse.SUPPRESS)

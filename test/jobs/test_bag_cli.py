@@ -152,3 +152,15 @@ def test_fleet_retries_a_task_whose_worker_died_without_a_duplicate(tmp_path):
     deblur_bag(src, single, BagOptions(threads=1))
     assert read_all(tmp_path / "out" / "drive") == read_all(single)
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["drive"]
+
+
+def test_bench_bag_prints_the_bag_and_model_rows(tmp_path):
+    out = tmp_path / "bag.json"
+    done = _run("bench", "--bag", "--frames", "6", "--no-fleet", "--threads", "1",
+                "--json", str(out))
+    assert done.returncode == 0, done.stderr
+    assert "bag tool overhead over the bare model:" in done.stdout
+    import json
+    rows = json.loads(out.read_text())
+    assert [r["path"] for r in rows] == ["model", "bag"]
+    assert all(r["frames"] == 6 and r["fps"] > 0 for r in rows)
