@@ -73,10 +73,12 @@ class BagLayout:
     compression_format: str = ""  # "zstd" when compressed
     custom_data: dict[str, str] = field(default_factory=dict)
 
-    def but(self, storage: str | None = None, version: int | None = None) -> BagLayout:
+    def but(self, storage: str | None = None, version: int | None = None,
+            custom_data: dict[str, str] | None = None) -> BagLayout:
         """This layout with the user's overrides."""
         return BagLayout(storage or self.storage, version or self.version,
-                         self.compression_mode, self.compression_format, self.custom_data)
+                         self.compression_mode, self.compression_format,
+                         self.custom_data if custom_data is None else custom_data)
 
 
 def _bad(path: Path, why: object) -> BagError:
