@@ -145,10 +145,12 @@ def open_bag(path: str | Path) -> Iterator[Reader]:
             pass
 
 
-def messages(reader: Reader, path: Path, connections: list[Connection] | None = None
+def messages(reader: Reader, path: Path, connections: list[Connection] | None = None,
+             start: int | None = None, stop: int | None = None
              ) -> Iterator[tuple[Connection, int, bytes]]:
-    """All messages in bag order; a storage error partway is a BagError, not a traceback."""
-    it = reader.messages(connections or [])
+    """Messages in bag order (``start`` <= bag time < ``stop`` when given); a storage error
+    partway is a BagError, not a traceback."""
+    it = reader.messages(connections or [], start, stop)
     while True:
         try:
             item = next(it)

@@ -28,16 +28,20 @@ def build_parser() -> argparse.ArgumentParser:
                      help="CPUs of the local Ray instance (default: all cores)")
     ray.add_argument("--cpus-per-task", type=positive_int, default=1,
                      help="CPUs Ray reserves per bag, also the model's threads (default 1)")
+    ray.add_argument("--part-seconds", type=float, default=0.0,
+                     help="split bags longer than 1.5x this into parts of about this many "
+                     "seconds, one task each, stitched back (default 0: one task per bag)")
     ray.add_argument("--retries", type=int, default=2,
                      help="retries of a task whose worker died (default 2)")
     return parser
 
 
 def format_table(rows) -> str:
-    lines = [f"{'bag':<32} {'status':<8} {'frames':>7} {'seconds':>8} {'frames/s':>9}  note"]
+    lines = [f"{'bag':<32} {'status':<8} {'parts':>5} {'frames':>7} {'seconds':>8} "
+             f"{'frames/s':>9}  note"]
     for r in rows:
-        lines.append(f"{r.bag:<32} {r.status:<8} {r.frames:>7} {r.seconds:>8.1f} "
-                     f"{r.fps:>9.1f}  {r.error}")
+        lines.append(f"{r.bag:<32} {r.status:<8} {r.parts:>5} {r.frames:>7} "
+                     f"{r.seconds:>8.1f} {r.fps:>9.1f}  {r.error}")
     done = [r for r in rows if r.status == "done"]
     frames = sum(r.frames for r in done)
     lines.append(f"{len(done)} done, {sum(r.status == 'skipped' for r in rows)} skipped, "
@@ -59,7 +63,8 @@ def main(argv: list[str]) -> int:
         with tqdm(total=total, desc="bags", unit="bag", disable=None) as bar:
             rows = run_fleet(args.input, args.output, options, address=args.address,
                              workers=args.workers, cpus_per_task=args.cpus_per_task,
-                             retries=max(0, args.retries), on_row=lambda row: bar.update(1))
+                             retries=max(0, args.retries), part_seconds=args.part_seconds,
+                             on_row=lambda row: bar.update(1))
     except (FleetError, BagError) as exc:
         print(f"deblur-ros fleet: {exc}", file=sys.stderr)
         return 2

@@ -11,18 +11,23 @@ into place only when complete, so
 - a bag the job refuses (damaged, no image topic) fails alone, with its one-line reason
   in the table, and the other bags go on.
 
+A long bag can be split by time (``part_seconds``): each part is a task of its own
+(:mod:`jobs.bag_parts`), finished parts are kept under ``OUT.parts/`` across re-runs, and
+the bag is stitched from them, message for message, once all are done.
+
 Ray is the optional extra ``.[fleet]``; this module imports it only when run.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from deblur_ros.jobs.bag_deblur import INCOMPLETE, BagOptions
+from deblur_ros.jobs.bag_deblur import INCOMPLETE, BagOptions, Span
 
 __all__ = ["FleetRow", "find_bags", "run_fleet"]
 
@@ -40,6 +45,7 @@ class FleetRow:
     fps: float = 0.0
     output: str = ""
     error: str = ""
+    parts: int = 1
 
 
 def find_bags(root: Path) -> list[Path]:
@@ -55,13 +61,15 @@ def find_bags(root: Path) -> list[Path]:
     return sorted(found)
 
 
-def _task(src: str, dst: str, options: dict[str, Any]) -> dict[str, Any]:
-    """One bag: what a Ray worker runs. Refusals come back as rows, not exceptions, so
-    Ray retries only what is worth retrying (a worker that died)."""
+def _task(src: str, dst: str, options: dict[str, Any], span: dict[str, int] | None = None
+          ) -> dict[str, Any]:
+    """One bag or one part of one: what a Ray worker runs. Refusals come back as rows,
+    not exceptions, so Ray retries only what is worth retrying (a worker that died)."""
     from deblur_ros.jobs.bag_deblur import BagError, deblur_bag
 
     try:
-        summary = deblur_bag(src, dst, BagOptions(**options))
+        summary = deblur_bag(src, dst, BagOptions(**options),
+                             span=Span(**span) if span else None)
     except BagError as exc:
         return {"status": "failed", "error": str(exc)}
     except OSError as exc:
@@ -80,16 +88,22 @@ def _ray() -> Any:
     return ray
 
 
+def parts_folder(dst: Path) -> Path:
+    return dst.with_name(dst.name + ".parts")
+
+
 def run_fleet(in_dir: str | Path, out_dir: str | Path, options: BagOptions | None = None,
               address: str | None = None, workers: int | None = None,
-              cpus_per_task: int = 1, retries: int = 2,
+              cpus_per_task: int = 1, retries: int = 2, part_seconds: float = 0.0,
               on_row: Callable[[FleetRow], None] | None = None) -> list[FleetRow]:
     """Deblur every bag under ``in_dir`` into the same relative path under ``out_dir``.
 
     ``address`` None starts a local Ray with ``workers`` CPUs (default: all cores);
     ``auto`` or ``ray://host:port`` joins an existing cluster, whose nodes need
     deblur_ros installed. Each task asks Ray for ``cpus_per_task`` CPUs (and a GPU when
-    the model runs on CUDA) and runs the model with that many threads.
+    the model runs on CUDA) and runs the model with that many threads. ``part_seconds`` >
+    0 splits bags longer than 1.5 parts into parts of about that length (live mode, or
+    scene mode with a fitted ``--model``).
     """
     in_dir, out_dir = Path(in_dir).expanduser(), Path(out_dir).expanduser()
     options = options or BagOptions()
@@ -113,6 +127,7 @@ def run_fleet(in_dir: str | Path, out_dir: str | Path, options: BagOptions | Non
                 on_row(rows[-1])
         else:
             todo.append((rel, src, dst))
+    splittable = options.mode == "live" or bool(options.model)
     if not todo:
         return rows
     ray = _ray()
@@ -134,27 +149,100 @@ def run_fleet(in_dir: str | Path, out_dir: str | Path, options: BagOptions | Non
         remote = ray.remote(_task).options(num_cpus=cpus_per_task, num_gpus=1 if gpu else 0,
                                            max_retries=retries)
         payload = asdict(task_options)
-        pending = {remote.remote(str(src), str(dst), payload): (rel, dst)
-                   for rel, src, dst in todo}
+        pending: dict[Any, tuple[str, int]] = {}
+        jobs: dict[str, _BagJob] = {}
+        for rel, src, dst in todo:
+            spans = _spans(src, part_seconds) if part_seconds > 0 and splittable else [None]
+            job = jobs[rel] = _BagJob(rel, src, dst, spans)
+            for i, span in enumerate(spans):
+                target = job.target(i)
+                if span is not None and (target / "metadata.yaml").is_file() \
+                        and not options.overwrite:
+                    job.results[i] = {"status": "done", "frames": 0, "seconds": 0.0,
+                                      "fps": 0.0, "resumed": True}
+                    continue
+                ref = remote.remote(str(src), str(target), payload,
+                                    asdict(span) if span is not None else None)
+                pending[ref] = (rel, i)
         out_dir.mkdir(parents=True, exist_ok=True)
-        while pending:
+        finished = [job for job in jobs.values() if job.complete()]
+        while pending or finished:
+            for job in finished:
+                row = job.row()
+                rows.append(row)
+                if on_row:
+                    on_row(row)
+            finished = []
+            if not pending:
+                break
             ready, _ = ray.wait(list(pending), num_returns=1)
-            rel, dst = pending.pop(ready[0])
+            rel, i = pending.pop(ready[0])
             try:
                 result = ray.get(ready[0])
             except Exception as exc:  # noqa: BLE001 - the task failed after its retries
                 result = {"status": "failed",
                           "error": f"task failed after {retries} retries: "
                                    f"{' '.join(str(exc).split())[:300]}"}
-            row = FleetRow(rel, **result)
-            rows.append(row)
-            if on_row:
-                on_row(row)
+            jobs[rel].results[i] = result
+            if jobs[rel].complete():
+                finished.append(jobs[rel])
     finally:
         if started and not address:
             ray.shutdown()
     order = {rel: i for i, rel in enumerate(sorted(r.bag for r in rows))}
     return sorted(rows, key=lambda r: order[r.bag])
+
+
+def _spans(src: Path, part_seconds: float) -> list[Span | None]:
+    from deblur_ros.jobs.bag_deblur import BagError
+    from deblur_ros.jobs.bag_parts import plan_spans
+
+    try:
+        spans = plan_spans(src, part_seconds)
+    except BagError:
+        return [None]  # the task says what is wrong with the bag, in its row
+    return [None] if len(spans) < 2 else list(spans)
+
+
+class _BagJob:
+    """One bag of the run: its tasks' results, and the stitch once all parts are done."""
+
+    def __init__(self, rel: str, src: Path, dst: Path, spans: list[Span | None]) -> None:
+        self.rel, self.src, self.dst, self.spans = rel, src, dst, spans
+        self.results: dict[int, dict[str, Any]] = {}
+
+    def target(self, i: int) -> Path:
+        if self.spans[i] is None:
+            return self.dst
+        return parts_folder(self.dst) / f"part-{i:04d}"
+
+    def complete(self) -> bool:
+        return len(self.results) == len(self.spans)
+
+    def row(self) -> FleetRow:
+        failed = [r for r in self.results.values() if r["status"] != "done"]
+        if failed:
+            return FleetRow(self.rel, "failed", error=failed[0].get("error", ""),
+                            parts=len(self.spans))
+        if self.spans[0] is None:
+            return FleetRow(self.rel, **self.results[0])
+        from deblur_ros.jobs.bag_deblur import BagError
+        from deblur_ros.jobs.bag_parts import stitch_parts
+
+        parts = [self.target(i) for i in range(len(self.spans))]
+        try:
+            stitch_parts(parts, self.dst)
+        except BagError as exc:
+            return FleetRow(self.rel, "failed", error=str(exc), parts=len(parts))
+        shutil.rmtree(parts_folder(self.dst), ignore_errors=True)
+        fresh = [r for r in self.results.values() if not r.get("resumed")]
+        frames = sum(r["frames"] for r in fresh)
+        seconds = sum(r["seconds"] for r in fresh)
+        resumed = len(self.spans) - len(fresh)
+        return FleetRow(self.rel, "done", frames=frames, seconds=seconds,
+                        fps=frames / seconds if seconds else 0.0, output=str(self.dst),
+                        parts=len(parts), error=f"{len(parts)} parts stitched"
+                        + (f" ({resumed} from an earlier run)" if resumed else ""))
 
 
 def _has_cuda() -> bool:

@@ -117,6 +117,19 @@ class BagOptions:
             raise BagError(f"--suffix {self.suffix!r} must start with '/' or '_'")
 
 
+@dataclass(frozen=True)
+class Span:
+    """One part of a long bag, for one fleet task: messages at ``start_ns`` <= bag time <
+    ``stop_ns`` are written. Frames up to ``warmup_ns`` before the part prime the recurrent
+    state and frames up to ``after_ns`` after it give its last frames their real
+    look-ahead; neither is written (the neighbouring parts write them)."""
+
+    start_ns: int
+    stop_ns: int
+    warmup_ns: int = 1_000_000_000
+    after_ns: int = 500_000_000
+
+
 @dataclass
 class TopicSummary:
     topic: str
@@ -311,7 +324,8 @@ _END = object()
 PREFETCH = 8  # messages read and frames decoded ahead of the model
 
 
-def _prefetched(input: Path, topics: set[str], only: list[Any] | None = None
+def _prefetched(input: Path, topics: set[str], only: list[Any] | None = None,
+                first: int | None = None, last: int | None = None
                 ) -> Iterator[tuple[Any, int, bytes, Any]]:
     """The bag's messages with image frames already decoded, from a reader thread.
 
@@ -338,7 +352,7 @@ def _prefetched(input: Path, topics: set[str], only: list[Any] | None = None
             with open_bag(input) as reader:
                 wanted = [c for c in reader.connections
                           if only is None or c.topic in {o.topic for o in only}]
-                for conn, timestamp, raw in messages(reader, input, wanted):
+                for conn, timestamp, raw in messages(reader, input, wanted, first, last):
                     decoded = None
                     if conn.topic in topics:
                         try:
@@ -464,9 +478,14 @@ class _BackgroundWriter:
 
 def deblur_bag(input: str | Path, output: str | Path, options: BagOptions | None = None,
                progress: ProgressFactory | None = None,
-               log: Callable[[str], None] | None = None) -> BagSummary:
-    """Write a deblurred copy of ``input`` to ``output``; a BagError says why it cannot."""
+               log: Callable[[str], None] | None = None, span: Span | None = None
+               ) -> BagSummary:
+    """Write a deblurred copy of ``input`` (or of one ``span`` of it) to ``output``; a
+    BagError says why it cannot."""
     options = options or BagOptions()
+    if span is not None and options.mode == "scene" and not options.model:
+        raise BagError("a part of a bag cannot fit its own scene model: fit first, then "
+                       "give the parts the fitted model (--model)")
     input, output = Path(input).expanduser(), Path(output).expanduser()
     bars = progress or (lambda desc, total: _NoBar())
     say = log or (lambda text: None)
@@ -493,16 +512,16 @@ def deblur_bag(input: str | Path, output: str | Path, options: BagOptions | None
             tmp.mkdir(parents=True)
             start = time.monotonic()
             _copy(reader, input, tmp / output.name, layout, chosen, streams, options,
-                  summary, bars)
+                  summary, bars, span)
             summary.seconds = time.monotonic() - start
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             shutil.rmtree(scene_tmp, ignore_errors=True)
             raise
-    _publish(tmp / output.name, output)
+    publish_output(tmp / output.name, output)
     tmp.rmdir()
     if scene_tmp.exists():
-        _publish(scene_tmp, scene_folder(output))
+        publish_output(scene_tmp, scene_folder(output))
         summary.scene_models = [str(scene_folder(output) / Path(p).name)
                                 for p in summary.scene_models]
     if summary.dropped:  # a bug, never a user's doing: say it loudly
@@ -511,7 +530,7 @@ def deblur_bag(input: str | Path, output: str | Path, options: BagOptions | None
     return summary
 
 
-def _publish(tmp: Path, final: Path) -> None:
+def publish_output(tmp: Path, final: Path) -> None:
     """Rename the finished output into place; an old output (--overwrite) goes only
     after the new one is complete."""
     if final.exists():
@@ -656,7 +675,7 @@ def _add_connections(writer: BagWriter, connections: list[Any], chosen: dict[str
 
 def _copy(reader: Any, input: Path, path: Path, layout: BagLayout, chosen: dict[str, Any],
           streams: dict[str, Any], options: BagOptions, summary: BagSummary,
-          bars: ProgressFactory) -> None:
+          bars: ProgressFactory, span: Span | None = None) -> None:
     """The one pass that writes the output, in the input's message order."""
     tops = {t.topic: t for t in summary.topics}
     connections = list(reader.connections)
@@ -672,14 +691,26 @@ def _copy(reader: Any, input: Path, path: Path, layout: BagLayout, chosen: dict[
 
     def fill(outputs: list) -> None:
         for out in outputs:
+            if out.payload is None:  # a frame outside the span: context only
+                continue
             slot, frame = out.payload
             slot.data = _Encode(out.frame, frame)
             tops[slot.topic].deblurred += 1
 
     bar = bars("deblur", sum(c.msgcount for c in chosen.values()))
+    first, last = (None, None) if span is None else \
+        (max(0, span.start_ns - span.warmup_ns), span.stop_ns + span.after_ns)
     finished = False
     try:
-        for conn, timestamp, raw, decoded in _prefetched(input, set(chosen)):
+        for conn, timestamp, raw, decoded in _prefetched(input, set(chosen), None, first,
+                                                         last):
+            if span is not None and not span.start_ns <= timestamp < span.stop_ns:
+                got = _frame_or_raise(conn, decoded) if conn.topic in chosen else None
+                if got is not None:
+                    rgb, frame = got
+                    fill(streams[conn.topic].push(rgb, stamp_ns(
+                        frame.header.stamp.sec, frame.header.stamp.nanosec), None))
+                continue
             if conn.topic in chosen:
                 top = tops[conn.topic]
                 top.frames += 1

@@ -42,6 +42,7 @@ class BagSpec:
     compressed: bool = False
     storage: str = "mcap"
     version: int = 9
+    compression: str = ""  # "", "file" or "message" (zstd)
 
 
 def _header(i: int):
@@ -87,6 +88,11 @@ def write_bag(path: Path, spec: BagSpec) -> Path:
     a string twice; bag timestamps a little after the header stamps, as recorded."""
     plugin = StoragePlugin.MCAP if spec.storage == "mcap" else StoragePlugin.SQLITE3
     writer = Writer(path, version=spec.version, storage_plugin=plugin)
+    if spec.compression:
+        from rosbags.rosbag2 import CompressionFormat, CompressionMode
+
+        writer.set_compression(CompressionMode[spec.compression.upper()],
+                               CompressionFormat.ZSTD)
     writer.set_custom_data("robot", "rover-7")
     writer.open()
     cam = writer.add_connection(COMPRESSED if spec.compressed else CAMERA,

@@ -124,6 +124,20 @@ def _open_with_storage_library(bag: Path, storage: str, count: int) -> None:
             assert db.execute("select count(*) from messages").fetchone()[0] == count
 
 
+@pytest.mark.parametrize("storage,compression", [("sqlite3", "file"), ("mcap", "message")])
+def test_zstd_compressed_bags_come_out_compressed_the_same_way(tmp_path, live_model, storage,
+                                                               compression):
+    src = write_bag(tmp_path / "in", BagSpec(frames=3, storage=storage,
+                                             compression=compression))
+    deblur_bag(src, tmp_path / "out", _options(live_model))
+    import yaml
+    meta = yaml.safe_load((tmp_path / "out" / "metadata.yaml").read_text())
+    info = meta["rosbag2_bagfile_information"]
+    assert (info["compression_mode"], info["compression_format"]) == (compression, "zstd")
+    old, new = read_all(src), read_all(tmp_path / "out")
+    assert [m for m in new if not m[0].startswith(CAMERA + "/")] == old
+
+
 def test_replace_puts_frames_in_place_and_writes_humble_metadata(tmp_path, live_model):
     src = write_bag(tmp_path / "in", BagSpec(storage="mcap", version=9))
     deblur_bag(src, tmp_path / "out", _options(live_model, replace=True, version=8))
