@@ -187,7 +187,7 @@ def run_fleet(in_dir: str | Path, out_dir: str | Path, options: BagOptions | Non
             if jobs[rel].complete():
                 finished.append(jobs[rel])
     finally:
-        if started and not address:
+        if started:  # stops a local instance; only disconnects from a cluster
             ray.shutdown()
     order = {rel: i for i, rel in enumerate(sorted(r.bag for r in rows))}
     return sorted(rows, key=lambda r: order[r.bag])

@@ -20,8 +20,10 @@ pytestmark = pytest.mark.timeout(180)
 CLI = [sys.executable, "-m", "deblur_ros.cli.main"]
 
 
-def _run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=timeout)
+def _run(*args: str, timeout: float = 120, env: dict | None = None
+         ) -> subprocess.CompletedProcess:
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=timeout,
+                          env=env)
 
 
 def test_bag_command_writes_the_bag_and_a_summary(tmp_path):
@@ -217,3 +219,31 @@ def test_fleet_parts_are_stitched_losslessly_and_resume(tmp_path):
         else:
             assert x == y
     assert worst <= 2, f"a part's frames differ by {worst} levels from a single pass"
+
+
+def test_fleet_joins_a_running_ray_cluster_by_address(tmp_path):
+    """--address: the driver joins a cluster started apart (here a head on this host),
+    leaves it running, and the outputs are the same."""
+    pytest.importorskip("ray", reason="Ray not installed: pip install -e .[fleet]")
+    ray_bin = Path(sys.executable).with_name("ray")
+    port = 20000 + os.getpid() % 20000
+    # Ray 2.60 clusters want a token by default; this throwaway head runs without one.
+    env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0", RAY_AUTH_MODE="disabled")
+    head = subprocess.run([str(ray_bin), "start", "--head", f"--port={port}", "--num-cpus=2",
+                           "--include-dashboard=false", "--disable-usage-stats"],
+                          capture_output=True, text=True, timeout=120, env=env)
+    assert head.returncode == 0, head.stdout + head.stderr
+    try:
+        src = write_bag(tmp_path / "fleet" / "drive", BagSpec(frames=3))
+        done = _run("fleet", str(tmp_path / "fleet"), str(tmp_path / "out"), "--address",
+                    f"127.0.0.1:{port}", timeout=170, env=env)
+        assert done.returncode == 0, done.stdout + done.stderr
+        single = tmp_path / "single"
+        deblur_bag(src, single, BagOptions(threads=1))
+        assert read_all(tmp_path / "out" / "drive") == read_all(single)
+        status = subprocess.run([str(ray_bin), "status", f"--address=127.0.0.1:{port}"],
+                                capture_output=True, text=True, timeout=60, env=env)
+        assert status.returncode == 0, "the driver stopped the cluster it joined"
+    finally:
+        subprocess.run([str(ray_bin), "stop", "--force"], capture_output=True, timeout=120,
+                       env=env)
