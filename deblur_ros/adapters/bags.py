@@ -63,6 +63,12 @@ def typestore() -> Any:
     return _TYPESTORE
 
 
+def standard_definition(msgtype: str) -> tuple[str, str]:
+    """(message definition, RIHS01 type hash) of a standard ROS 2 type."""
+    store = typestore()
+    return store.generate_msgdef(msgtype, ros_version=2)[0], store.hash_rihs01(msgtype)
+
+
 @dataclass(frozen=True)
 class BagLayout:
     """How a bag is stored: what an output mirrors by default."""
@@ -186,13 +192,12 @@ class BagWriter:
         msgdef, digest = conn.msgdef.data, conn.digest
         if conn.msgdef.format == MessageDefinitionFormat.NONE or not msgdef or not digest:
             # Older bags carry no definitions: the typestore knows the standard types.
-            store = typestore()
-            if conn.msgtype not in store.types:
+            if conn.msgtype not in typestore().types:
                 raise BagError(f"topic {conn.topic!r} ({conn.msgtype}) has no message "
                                "definition in the bag and is not a standard type; "
                                "re-record it with a newer rosbag2")
-            msgdef = msgdef or store.generate_msgdef(conn.msgtype, ros_version=2)[0]
-            digest = digest or store.hash_rihs01(conn.msgtype)
+            standard_def, standard_digest = standard_definition(conn.msgtype)
+            msgdef, digest = msgdef or standard_def, digest or standard_digest
         try:
             return self.writer.add_connection(
                 topic or conn.topic, conn.msgtype, msgdef=msgdef, rihs01=digest,
@@ -200,6 +205,11 @@ class BagWriter:
                 offered_qos_profiles=conn.ext.offered_qos_profiles)
         except WriterError as exc:
             raise BagError(f"cannot add topic {topic or conn.topic!r}: {exc}") from None
+
+    def add_standard(self, topic: str, msgtype: str) -> Connection:
+        """A connection for a standard ROS 2 type (definition and hash from the typestore)."""
+        msgdef, digest = standard_definition(msgtype)
+        return self.writer.add_connection(topic, msgtype, msgdef=msgdef, rihs01=digest)
 
     def write(self, conn: Connection, timestamp: int, data: bytes | memoryview) -> None:
         self.writer.write(conn, timestamp, data)

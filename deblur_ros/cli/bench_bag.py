@@ -49,14 +49,9 @@ def write_drive_bag(path: Path, frames: int, width: int = 640, height: int = 480
     T = store.types
     writer = BagWriter(path, BagLayout("mcap", 9))
 
-    def conn(topic: str, msgtype: str):
-        msgdef, _ = store.generate_msgdef(msgtype, ros_version=2)
-        return writer.writer.add_connection(topic, msgtype, msgdef=msgdef,
-                                            rihs01=store.hash_rihs01(msgtype))
-
-    cam = conn("/camera/image_raw", "sensor_msgs/msg/Image")
-    info = conn("/camera/camera_info", "sensor_msgs/msg/CameraInfo")
-    imu = conn("/imu/data", "sensor_msgs/msg/Imu")
+    cam = writer.add_standard("/camera/image_raw", "sensor_msgs/msg/Image")
+    info = writer.add_standard("/camera/camera_info", "sensor_msgs/msg/CameraInfo")
+    imu = writer.add_standard("/imu/data", "sensor_msgs/msg/Imu")
     written = []
     period = int(1e9 / fps)
     for i, (blurry, _) in enumerate(islice(synthetic_shaky_stream(width, height, seed=3),
