@@ -396,6 +396,10 @@ def main(argv: list[str]) -> int:
         from deblur_ros.cli.bench_bag import main as bench_bag
 
         return bench_bag(argv)
+    if "--scene-memory" in argv:  # the scene sidecar's memory over a long drive
+        from deblur_ros.cli.bench_scene_memory import main as bench_scene_memory
+
+        return bench_scene_memory(argv)
     from deblur_ros.core.inference.runners import BackendUnavailableError
     from deblur_ros.core.inference.streaming import select_device
     from deblur_ros.core.models.checkpoint import CheckpointError, models_dir, resolve_model
@@ -427,6 +431,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--bag", action="store_true",
                         help="instead: the bag tool's and the Ray fleet's frames/s beside the "
                              "bare model's (deblur-ros bench --bag --help)")
+    parser.add_argument("--scene-memory", action="store_true",
+                        help="instead: scene_node's memory over a long synthetic drive "
+                             "(deblur-ros bench --scene-memory --help)")
     parser.add_argument("--ros-child", type=Path, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--model-fps", type=float, default=0.0, help=argparse.SUPPRESS)
     parser.add_argument("--model-p95", type=float, default=0.0, help=argparse.SUPPRESS)
