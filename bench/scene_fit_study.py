@@ -44,21 +44,24 @@ def run(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)
     drive = scene_validation_drives()[args.drive]
     chosen = select_sharpest(list(drive["blurry"]))
-    config = FitConfig(adversarial=args.adversarial, seed=args.seed)
+    config = FitConfig(adversarial=args.adversarial, seed=args.seed, lr_schedule=args.schedule)
     fitter = SceneFitter([s.frame for s in chosen], config, init=resolve_scene_init(args.init))
     base = drive_scores(fitter.model, drive, {"psnr"})
     base = {"input": base["input"]["psnr"], "output": base["output"]["psnr"]}
     curve = [{"step": 0, "seconds": 0.0, "psnr": base["output"],
               "probe": fitter.probe_psnr()[1]}]
     record = {"drive": drive["name"], "init": fitter.init_name, "adversarial": args.adversarial,
+              "schedule": args.schedule, "budget_s": args.seconds,
               "selected": [s.index for s in chosen], "input_psnr": base["input"],
               "threads": args.threads, "hardware": hardware_description(torch.device("cpu")),
               "curve": curve}
     fit_seconds = 0.0
-    while fitter.step_count < args.steps:
+    while fitter.step_count < args.steps and (args.seconds is None or fit_seconds < args.seconds):
         start = time.monotonic()
         for _ in range(args.every):
-            fitter.step()
+            used = (fit_seconds + time.monotonic() - start) / args.seconds if args.seconds \
+                else fitter.step_count / args.steps
+            fitter.step(used)
         fit_seconds += time.monotonic() - start
         scores = drive_scores(fitter.model, drive, {"psnr"})["output"]
         curve.append({"step": fitter.step_count, "seconds": round(fit_seconds, 1),
@@ -94,7 +97,8 @@ def plot(args: argparse.Namespace) -> None:
     for path in args.records:
         rec = json.loads(Path(path).read_text())
         curve, base = rec["curve"], rec["input_psnr"]
-        label = f"{rec['drive']} {rec['init'].split(' ')[0]} adv {rec['adversarial']}"
+        label = (f"{rec['drive']} {rec['init'].split(' ')[0]} adv {rec['adversarial']} "
+                 f"{rec.get('schedule', 'constant')}")
         ax.plot([p["seconds"] for p in curve], [p["psnr"] - base for p in curve], label=label)
         final = float(np.mean([p["psnr"] for p in curve[-3:]])) - base
         seconds, step = time_to_fraction(curve, base, 0.9)
@@ -116,7 +120,9 @@ def main() -> None:
     r.add_argument("--init", default="auto", help="auto (the shipped MAML init), random, FILE")
     r.add_argument("--adversarial", type=float, default=0.0)
     r.add_argument("--steps", type=int, default=8000)
+    r.add_argument("--seconds", type=float, default=None, help="stop after this much fit time")
     r.add_argument("--every", type=int, default=250)
+    r.add_argument("--schedule", default="cosine", help="cosine (over the budget) or constant")
     r.add_argument("--threads", type=int, default=1)
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--out", type=Path, required=True)

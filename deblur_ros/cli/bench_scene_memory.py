@@ -40,11 +40,14 @@ def _proc_mb(pid: int, field: str) -> float:
 
 
 def _children(pid: int) -> list[int]:
-    try:
-        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
-    except OSError:
-        return []
-    return [int(c) for c in text.split()]
+    """Child processes of every thread (the fit process is started from a worker thread)."""
+    children: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            children += [int(c) for c in (task / "children").read_text().split()]
+        except (OSError, ValueError):
+            pass
+    return children
 
 
 def measure(frames: int, rate: float, width: int, height: int, params: list[str],

@@ -118,8 +118,10 @@ def format_summary(summary: dict) -> str:
              f"{summary['frames']} frames, "
              f"{_fmt(summary['fps'])} fps; E_warp flow: {summary['flow']}",
              "", "| figure | blurry input | output |", "|---|---:|---:|"]
+    if summary["input"].get("ewarp_gt") is not None:
+        rows.insert(3, ("E_warp, flow of the ground truth (x1e-3)", "ewarp_gt", 3))
     for label, key, digits in rows:
-        scale = 1000.0 if key == "ewarp" else 1.0
+        scale = 1000.0 if key.startswith("ewarp") else 1.0
         inp, out = summary["input"][key], summary["output"][key]
         lines.append(f"| {label} | {_fmt(inp and inp * scale, digits)} "
                      f"| {_fmt(out and out * scale, digits)} |")

@@ -68,3 +68,40 @@ def test_short_or_mismatched_ground_truth_is_an_error(identity_stream, clip):
         evaluate_sequence(identity_stream, list(blurry), [s[:40] for s in sharp], "size")
     with pytest.raises(ValueError, match="no frames"):
         evaluate_sequence(identity_stream, [], None, "empty")
+
+
+class _Oracle:
+    """Outputs the ground truth: a perfect deblurrer (no state, no look-ahead)."""
+
+    def __init__(self, sharp):
+        import torch
+
+        self.device = torch.device("cpu")
+        self.sharp = sharp
+
+    def reset(self):
+        pass
+
+    def push(self, frame, stamp, payload=None):
+        from deblur_ros.core.inference.streaming import StreamOutput
+
+        return [StreamOutput(stamp, self.sharp[stamp], payload)]
+
+    def flush(self):
+        return []
+
+
+def test_ground_truth_flow_ewarp_rewards_a_perfect_deblurrer():
+    """The ground truth's own flow: a perfect output scores below its blurry input (the
+    input's flow does not promise that: on the scene validation drives the ground truth
+    scores worse than the input with it)."""
+    rng = np.random.default_rng(5)
+    photo = dead_leaves(160, 200, rng)
+    blurry, sharp = render_clip(photo, ClipSpec(n_frames=6, height=96, width=128,
+                                                strength=1.0), rng)
+    result = evaluate_sequence(_Oracle(list(sharp)), list(blurry), list(sharp), "oracle")
+    summary = result.scores.summary()
+    assert len(result.scores.ewarp_gt) == 5
+    assert summary["output"]["ewarp_gt"] < summary["input"]["ewarp_gt"]
+    no_gt = evaluate_sequence(_Oracle(list(sharp)), list(blurry), None, "no_gt")
+    assert no_gt.scores.summary()["input"]["ewarp_gt"] is None

@@ -64,6 +64,24 @@ def test_budget_cancellation_and_progress():
     assert timed.stopped == "time" and timed.seconds < 5
 
 
+def test_the_learning_rate_decays_over_the_budget_the_fit_uses():
+    blurry, _ = _drive(20)
+    fitter = SceneFitter(blurry[:2], SMALL)
+    rates = [fitter.learning_rate(f) for f in np.linspace(0, 1, 11)]
+    assert rates[0] == SMALL.lr and rates[-1] == pytest.approx(SMALL.lr * SMALL.lr_floor)
+    assert all(a > b for a, b in zip(rates, rates[1:]))
+    seen = []
+    fitter.fit(FitBudget(iterations=100, seconds=None),
+               progress=lambda p: seen.append(fitter.optimiser.param_groups[0]["lr"]))
+    # Set before each step from the fraction used: step 20 of 100 ran at fraction 0.19.
+    assert seen[0] == pytest.approx(fitter.learning_rate(19 / 100))
+    assert seen[-1] == pytest.approx(fitter.learning_rate(99 / 100)) and seen[-1] < seen[0]
+    flat = SceneFitter(blurry[:2], FitConfig(**{**SMALL.__dict__, "lr_schedule": "constant"}))
+    assert flat.learning_rate(0.9) == SMALL.lr
+    with pytest.raises(ValueError, match="lr_schedule"):
+        SceneFitter(blurry[:2], FitConfig(**{**SMALL.__dict__, "lr_schedule": "step"}))
+
+
 def test_early_stopping_keeps_the_best_probe_weights():
     blurry, _ = _drive(20)
     config = FitConfig(**{**SMALL.__dict__, "patience": 1, "min_delta_db": 100.0})
