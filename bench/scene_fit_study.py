@@ -86,30 +86,23 @@ def time_to_fraction(curve: list[dict], input_psnr: float, fraction: float) -> t
 
 
 def plot(args: argparse.Namespace) -> None:
-    import matplotlib
+    from deblur_ros.core.training.curve_plot import plot_series
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4))
+    series = {}
     print("| run | steps | fit s | final gain dB | 90 % of it at s (step) |")
     print("|---|---:|---:|---:|---:|")
     for path in args.records:
         rec = json.loads(Path(path).read_text())
         curve, base = rec["curve"], rec["input_psnr"]
-        label = (f"{rec['drive']} {rec['init'].split(' ')[0]} adv {rec['adversarial']} "
-                 f"{rec.get('schedule', 'constant')}")
-        ax.plot([p["seconds"] for p in curve], [p["psnr"] - base for p in curve], label=label)
+        label = (f"{rec['init'].split(' ')[0][:8]} adv {rec['adversarial']:g} "
+                 f"{rec.get('schedule', 'constant')[:5]}")
+        series[label] = [(p["seconds"], p["psnr"] - base) for p in curve]
         final = float(np.mean([p["psnr"] for p in curve[-3:]])) - base
         seconds, step = time_to_fraction(curve, base, 0.9)
-        print(f"| {label} | {curve[-1]['step']} | {curve[-1]['seconds']:.0f} | {final:+.2f} "
-              f"| {seconds:.0f} ({step}) |")
-    ax.set_xlabel("fit time, s (1 thread)")
-    ax.set_ylabel("drive PSNR gain over the blurry input, dB")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(args.png, dpi=100)
+        print(f"| {rec['drive']} {label} | {curve[-1]['step']} | {curve[-1]['seconds']:.0f} "
+              f"| {final:+.2f} | {seconds:.0f} ({step}) |")
+    plot_series(args.png, series, "scene fit: drive PSNR gain over the blurry input (dB)",
+                "fit seconds (1 thread)")
 
 
 def main() -> None:

@@ -7,13 +7,14 @@ second axis label. Above zero the model deblurs; below it, it damages.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 _W, _H = 900, 520
-_LEFT, _RIGHT, _TOP, _BOTTOM = 70, 170, 40, 60
+_LEFT, _RIGHT, _TOP, _BOTTOM = 70, 230, 40, 60
 _COLOURS = [(40, 40, 40), (200, 90, 30), (40, 150, 40), (30, 60, 210), (150, 40, 150),
             (20, 150, 190), (120, 120, 0)]
 
@@ -35,10 +36,24 @@ def write_curve(path: Path, history: list[dict], title: str = "") -> None:
     series = _series(history)
     if not series["all"]:
         return
+    minutes = {e["step"]: e.get("elapsed_s", 0.0) / 60.0 for e in history}
+
+    def below(tick: float) -> str:
+        return f"{minutes[min(minutes, key=lambda s: abs(s - tick))]:.0f}m"
+
+    plot_series(path, series, f"{title}: validation PSNR gain over the blurry input (dB)",
+                "iterations (CPU/GPU minutes below)", below=below, bold="all")
+
+
+def plot_series(path: Path, series: dict[str, list[tuple[float, float]]], title: str,
+                x_label: str, below: Callable[[float], str] | None = None,
+                bold: str | None = None) -> None:
+    """Gain curves (dB, zero marked) against a common x axis; ``below`` labels each x tick
+    a second time (the CPU minutes of an iteration count)."""
     img = np.full((_H, _W, 3), 255, np.uint8)
-    steps = [s for pts in series.values() for s, _ in pts]
+    xs = [x for pts in series.values() for x, _ in pts]
     gains = [g for pts in series.values() for _, g in pts]
-    x1 = max(max(steps), 1)
+    x1 = max(max(xs), 1)
     y0, y1 = min(min(gains), -0.5), max(max(gains), 0.5)
     pad = 0.05 * (y1 - y0)
     y0, y1 = y0 - pad, y1 + pad
@@ -56,23 +71,20 @@ def write_curve(path: Path, history: list[dict], title: str = "") -> None:
         cv2.putText(img, f"{tick:+.1f}", (8, y + 4), font, 0.4, (0, 0, 0), 1, cv2.LINE_AA)
     zero = px(0, 0.0)[1]
     cv2.line(img, (_LEFT, zero), (_W - _RIGHT, zero), (0, 0, 0), 1)
-    minutes = {e["step"]: e.get("elapsed_s", 0.0) / 60.0 for e in history}
     for tick in np.linspace(0, x1, 6):
         x, _ = px(tick, y0)
-        near = min(minutes, key=lambda s: abs(s - tick))
         cv2.putText(img, f"{int(tick)}", (x - 15, _H - _BOTTOM + 16), font, 0.4, (0, 0, 0), 1,
                     cv2.LINE_AA)
-        cv2.putText(img, f"{minutes[near]:.0f}m", (x - 12, _H - _BOTTOM + 32), font, 0.4,
-                    (90, 90, 90), 1, cv2.LINE_AA)
-    cv2.putText(img, "iterations (CPU/GPU minutes below)", (_LEFT, _H - 10), font, 0.45,
-                (0, 0, 0), 1, cv2.LINE_AA)
-    cv2.putText(img, f"{title}: validation PSNR gain over the blurry input (dB)",
-                (_LEFT, 25), font, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
+        if below is not None:
+            cv2.putText(img, below(tick), (x - 12, _H - _BOTTOM + 32), font, 0.4,
+                        (90, 90, 90), 1, cv2.LINE_AA)
+    cv2.putText(img, x_label, (_LEFT, _H - 10), font, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
+    cv2.putText(img, title, (_LEFT, 25), font, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
     for i, (name, pts) in enumerate(series.items()):
         colour = _COLOURS[i % len(_COLOURS)]
         pts = sorted(pts)
         for a, b in zip(pts, pts[1:]):
-            cv2.line(img, px(*a), px(*b), colour, 2 if name == "all" else 1, cv2.LINE_AA)
+            cv2.line(img, px(*a), px(*b), colour, 2 if name == bold else 1, cv2.LINE_AA)
         for p in pts:
             cv2.circle(img, px(*p), 2, colour, -1)
         label = f"{name} {pts[-1][1]:+.2f}"
