@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from deblur_ros.cli.args import non_negative_int, positive_float, positive_int, writable_file
+from deblur_ros.core.hardware import process_memory_mb
 
 CAMERA_HZ = 30.0  # the ROS path's camera, as the backends issue's end-to-end target says
 
@@ -100,17 +101,6 @@ def validation_gain(path: Path, device: str, backend: str, precision: str,
     summary = psnr_summary(score_clips(deblurrer, validation_set(photos, 128, 7, None),
                                        figures=("psnr",)))
     return summary["output_psnr"] - summary["input_psnr"]
-
-
-def _node_peak_rss_mb(pid: int) -> float:
-    """VmHWM of a running process: its peak resident set, as the kernel counted it."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024.0
-    except OSError:
-        pass
-    return float("nan")
 
 
 def bench_ros(path: Path, device: str, model_fps: float, model_p95_ms: float,
@@ -214,7 +204,7 @@ def bench_ros(path: Path, device: str, model_fps: float, model_p95_ms: float,
         paced = run(paced_rate, seconds)
         time.sleep(1.0)
         dropped_paced = dropped() - dropped_before
-        node_rss = _node_peak_rss_mb(node.pid)
+        node_rss = process_memory_mb(node.pid, "VmHWM", missing=float("nan"))
         model_name = diag.get("model", path.stem)
         if os.environ.get("DEBLUR_ROS_BENCH_DEBUG"):
             print(node_output(), diag, file=sys.stderr)

@@ -26,17 +26,7 @@ import time
 from pathlib import Path
 
 from deblur_ros.cli.args import positive_float, positive_int, writable_file
-
-
-def _proc_mb(pid: int, field: str) -> float:
-    """A /proc/PID/status figure (VmRSS, VmHWM) in MB; 0 when the process is gone."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) / 1024.0
-    except (OSError, ValueError):
-        pass
-    return 0.0
+from deblur_ros.core.hardware import process_memory_mb
 
 
 def _children(pid: int) -> list[int]:
@@ -119,14 +109,14 @@ def measure(frames: int, rate: float, width: int, height: int, params: list[str]
                 log.seek(0)
                 raise RuntimeError(f"scene_node did not start:\n{log.read()[-1500:]}")
             time.sleep(0.1)
-        start_rss = _proc_mb(node.pid, "VmRSS")
+        start_rss = process_memory_mb(node.pid, "VmRSS")
         start = time.monotonic()
         feeder.start()
         next_row, last_change = 1000, time.monotonic()
         while True:
             time.sleep(0.5)
-            node_rss = _proc_mb(node.pid, "VmRSS")
-            fit_rss = sum(_proc_mb(c, "VmRSS") for c in _children(node.pid))
+            node_rss = process_memory_mb(node.pid, "VmRSS")
+            fit_rss = sum(process_memory_mb(c, "VmRSS") for c in _children(node.pid))
             received = int(status.get("frames_received", 0))
             peak["node_rss_mb"] = max(peak["node_rss_mb"], node_rss)
             peak["fit_rss_mb"] = max(peak["fit_rss_mb"], fit_rss)
@@ -153,7 +143,7 @@ def measure(frames: int, rate: float, width: int, height: int, params: list[str]
                 raise RuntimeError("scene_node exited during the drive")
             if time.monotonic() - start > timeout:
                 break
-        peak["node_hwm_mb"] = _proc_mb(node.pid, "VmHWM")
+        peak["node_hwm_mb"] = process_memory_mb(node.pid, "VmHWM")
     finally:
         stop.set()
         if node.poll() is None:

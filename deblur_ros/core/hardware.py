@@ -31,3 +31,15 @@ def cpu_has_bf16() -> bool:
     except OSError:
         return False
     return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def process_memory_mb(pid: int, field: str = "VmRSS", missing: float = 0.0) -> float:
+    """A memory figure of another process from /proc/PID/status (VmRSS now, VmHWM its peak
+    as the kernel counted it), in MB; ``missing`` when the process or /proc is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024.0
+    except (OSError, ValueError):
+        pass
+    return missing
