@@ -39,7 +39,7 @@ def add_job_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--precision", default="auto", help="auto, fp32, bf16 or fp16")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
     parser.add_argument("--threads", type=int, default=0,
-                        help="CPU threads for the model (0: all cores but one)")
+                        help="CPU threads for the model (0: all cores)")
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--suffix", default="/deblurred",
                        help="add the deblurred frames as TOPIC+SUFFIX, with a camera_info "

@@ -154,7 +154,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--backend", default="auto")
     parser.add_argument("--precision", default="auto")
     parser.add_argument("--threads", type=int, default=0,
-                        help="model threads for the bag and model rows (0: cores - 1)")
+                        help="model threads for the bag and model rows (0: all cores)")
     parser.add_argument("--fleet-bags", type=positive_int, default=4,
                         help="bags in the fleet rows (copies of the benchmark bag)")
     parser.add_argument("--no-fleet", action="store_true", help="skip the Ray rows")

@@ -93,7 +93,7 @@ class BagOptions:
     backend: str = "auto"
     precision: str = "auto"
     device: str = "auto"
-    threads: int = 0  # 0: all cores but one
+    threads: int = 0  # 0: all cores
     suffix: str = "/deblurred"
     replace: bool = False
     storage: str | None = None  # None: the input's

@@ -84,8 +84,8 @@ PARAMETERS = (
     Param("precision", "auto",
           "auto (bf16 where the CPU has native bf16, fp16 on CUDA, else fp32), fp32, bf16, "
           "fp16", choices=PRECISIONS),
-    Param("threads", 0, "CPU threads for the backend; 0 = all cores but one (measured: the "
-          "camera driver and DDS need a core)",
+    Param("threads", 0, "CPU threads for the backend; 0 = all cores (measured faster than "
+          "leaving one to the camera driver and DDS: bench/RESULTS.md)",
           low=0, high=256),
     Param("autostart", False,
           "Configure and activate at start-up (no lifecycle manager needed)"),

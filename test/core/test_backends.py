@@ -110,7 +110,7 @@ def test_auto_and_bad_requests():
     # PyTorch first on a CPU: the fastest in every precision bench measured here.
     assert backend == "torch" and "auto" in why
     assert installed_backends(cpu)[0] == "torch"
-    assert default_threads(2) == 1 and default_threads(1) == 1 and default_threads(16) == 15
+    assert default_threads(2) == 2 and default_threads(1) == 1 and default_threads(16) == 16
     assert resolve("onnxruntime", "auto", cpu)[1] == "fp32"
     with pytest.raises(ValueError, match="unknown backend 'tensorrtx'"):
         resolve("tensorrtx", "auto", cpu)

@@ -66,6 +66,11 @@ class MotionSpec:
     noise_prob: float = 0.8
     jpeg_prob: float = 0.4
     profile: str | None = None  # None: drawn per clip
+    # Hand-held tremor (an S-bend within each exposure) has one amplitude per clip; with
+    # this set it shrinks with the frame's speed, so a nearly still frame is nearly sharp.
+    # Off for the live model's recipe and validation set (their figures were taken so);
+    # on for the scene drives, whose windows must each hold a nearly sharp frame.
+    tremor_follows_speed: bool = False
 
     def validate(self) -> None:
         if self.n_frames < 1 or self.height < 16 or self.width < 16:
@@ -97,25 +102,29 @@ class _Path:
         return cum[k] + v[k] * (t - k)[:, None]
 
 
-def _frame_speeds(level: float, n: int, spec: MotionSpec, rng: np.random.Generator) -> np.ndarray:
-    """Streak length (px) wanted for each of n+1 frame intervals around a per-clip level."""
+def _frame_speeds(level: float, n: int, spec: MotionSpec, rng: np.random.Generator
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Streak length (px) wanted for each of n+1 frame intervals around a per-clip level,
+    and the factor that made a frame nearly still (1 for the others)."""
     speed = level * np.exp(spec.streak_jitter * rng.standard_normal(n + 1))
     still = rng.random(n + 1) < spec.sharp_frame_prob
-    speed[still] *= rng.uniform(0.0, 0.15, still.sum())
-    return speed
+    factor = np.ones(n + 1)
+    factor[still] = rng.uniform(0.0, 0.15, still.sum())
+    return speed * factor, factor
 
 
 def _camera_path(level: float, n: int, duty: np.ndarray, profile: str, size: float,
                  spec: MotionSpec, rng: np.random.Generator
-                 ) -> tuple[_Path, _Path, _Path, np.ndarray]:
-    """Paths of (translation px, rotation rad, log zoom) and the zoom's focus, n frames.
+                 ) -> tuple[_Path, _Path, _Path, np.ndarray, np.ndarray]:
+    """Paths of (translation px, rotation rad, log zoom), the zoom's focus, and each
+    frame's stillness factor (1 for a frame at the clip's speed level), n frames.
 
     Hand-held shake oscillates: once the view has wandered more than a quarter of its
     size, the next heading turns back towards the rest pose, so a clip stays over its
     photo. Zoom is about a focus of expansion off the view (a crop of a dashcam frame
     seldom holds the vanishing point), sized by the displacement at the view's centre.
     """
-    streak = _frame_speeds(level, n, spec, rng)
+    streak, stillness = _frame_speeds(level, n, spec, rng)
     per_interval = streak / np.concatenate([duty, duty[-1:]])
     handheld = profile == "handheld"
     rot_share = rng.uniform(0.0, 0.3) if handheld else rng.uniform(0.0, 0.1)
@@ -141,7 +150,7 @@ def _camera_path(level: float, n: int, duty: np.ndarray, profile: str, size: flo
     zoom = per_interval * zoom_share / focus * (1.0 if rng.random() < 0.8 else -1.0)
     focus_dir = rng.uniform(0, 2 * np.pi)
     focus_xy = focus * np.array([math.cos(focus_dir), math.sin(focus_dir)])
-    return _Path(trans), _Path(spin[:, None]), _Path(zoom[:, None]), focus_xy
+    return _Path(trans), _Path(spin[:, None]), _Path(zoom[:, None]), focus_xy, stillness
 
 
 def _homographies(trans: _Path, rot: _Path, zoom: _Path, focus: np.ndarray, times: np.ndarray,
@@ -151,8 +160,10 @@ def _homographies(trans: _Path, rot: _Path, zoom: _Path, focus: np.ndarray, time
     t = trans.position(times)
     if tremor is not None:
         # Odd about the exposure's centre: bends the streak into an S, keeps it centred.
-        amp, omega = tremor
-        t = t + amp[None] * np.sin(omega[None] * (times - np.floor(times) - 0.5)[:, None])
+        amp, omega, per_frame = tremor
+        frame = np.clip(np.floor(times).astype(int), 0, len(per_frame) - 1)
+        t = t + amp[None] * per_frame[frame][:, None] * \
+            np.sin(omega[None] * (times - np.floor(times) - 0.5)[:, None])
     a = rot.position(times)[:, 0]
     # Scale linear in time within an exposure (exp would bend it and shift the centroid).
     z = zoom.position(times)[:, 0]
@@ -196,7 +207,7 @@ def _random_object(source: PhotoSource, height: int, width: int, n: int, level: 
         cv2.fillPoly(mask, [np.round(pts).astype(np.int32)], 255, cv2.LINE_AA)
     alpha = (mask.astype(np.float32) / 255.0)[..., None]
     # Objects move on their own, often faster than the camera shakes.
-    streak = _frame_speeds(level * rng.uniform(0.5, 2.0), n, spec, rng)
+    streak, _ = _frame_speeds(level * rng.uniform(0.5, 2.0), n, spec, rng)
     heading = rng.uniform(0, 2 * np.pi) + np.cumsum(0.3 * rng.standard_normal(n + 1))
     vel = (streak / np.concatenate([duty, duty[-1:]]))[:, None] * np.stack(
         [np.cos(heading), np.sin(heading)], 1)
@@ -267,11 +278,13 @@ def render_motion_clip(photo: np.ndarray, spec: MotionSpec, rng: np.random.Gener
     # View pixel (x, y) shows scene pixel (x + ox, y + oy) at rest.
     ox, oy = (pw - w) / 2.0, (ph - h) / 2.0
     centre = np.array([(w - 1) / 2.0, (h - 1) / 2.0])
-    trans, rot, zoom, focus = _camera_path(level, n, duty, profile, float(min(h, w)), spec, rng)
+    trans, rot, zoom, focus, stillness = _camera_path(level, n, duty, profile,
+                                                      float(min(h, w)), spec, rng)
     tremor = None
     if profile == "handheld" and rng.random() < 0.5:
         amp = rng.uniform(0.0, 0.15) * level * rng.uniform(0.5, 1.0, 2)
-        tremor = (amp * rng.choice([-1.0, 1.0], 2), rng.uniform(4.0, 12.0, 2))
+        per_frame = stillness if spec.tremor_follows_speed else np.ones_like(stillness)
+        tremor = (amp * rng.choice([-1.0, 1.0], 2), rng.uniform(4.0, 12.0, 2), per_frame)
     objects = []
     if source is not None and rng.random() < spec.object_prob:
         for _ in range(int(rng.integers(1, spec.max_objects + 1))):

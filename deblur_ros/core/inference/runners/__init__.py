@@ -89,16 +89,20 @@ def make_runner(model: StrcnnDtb, backend: str = "torch", precision: str = "fp32
 
 
 def default_threads(cores: int | None = None) -> int:
-    """Threads for a node's backend when the user gives 0: all cores but one.
+    """Threads for a backend when the user gives 0: every core this process may use.
 
-    Measured (bench/RESULTS.md): the lite model's node on 2 cores fed by a 30 Hz camera
-    process gave 17.7 fps with 1 thread and 17.2 with 2 (p95 latency 171 against 321 ms;
-    the causal model 19.5 against 7.5 fps): the camera driver, DDS and the node's own
-    callbacks need a core, and a model that takes them all waits for them.
+    Measured on 2 cores (bench/RESULTS.md, 2026-11-22): the lite model's node fed by a
+    30 Hz VGA camera process delivered 29.9 fps with 2 threads against 20.0 with 1
+    (p95 latency 100 against 165 ms), 27.5 against 18.1 fps with a scene fit running
+    beside it, and the bag tool 34.8 against 21.5 frames/s. One thread fewer leaves the
+    model below the camera's rate, so it drops every other frame and each output waits
+    for a look-ahead frame two intervals away; the camera driver and DDS fit into the
+    model's gaps. (An earlier measurement with OpenVINO at 2 threads, 17.2 fps and a
+    p95 of 573 ms, did not repeat: 26.1 fps, p95 131 ms.)
     """
     import os
 
     if cores is None:
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") \
             else (os.cpu_count() or 1)
-    return max(1, cores - 1)
+    return max(1, cores)
