@@ -117,14 +117,23 @@ def format_summary(summary: dict) -> str:
     lines = [f"model {summary['model']} on {summary['device']}{runner}, "
              f"{summary['frames']} frames, "
              f"{_fmt(summary['fps'])} fps; E_warp flow: {summary['flow']}",
-             "", "| figure | blurry input | output |", "|---|---:|---:|"]
+             ""]
+    truth = summary.get("truth")
+    # The ground truth's own E_warp is the reference: under the input's flow a perfect
+    # deblurrer scores worse than the blurry input (evaluation.SCORES says why).
+    lines += (["| figure | blurry input | output | ground truth |", "|---|---:|---:|---:|"]
+              if truth else ["| figure | blurry input | output |", "|---|---:|---:|"])
     if summary["input"].get("ewarp_gt") is not None:
         rows.insert(3, ("E_warp, flow of the ground truth (x1e-3)", "ewarp_gt", 3))
     for label, key, digits in rows:
         scale = 1000.0 if key.startswith("ewarp") else 1.0
         inp, out = summary["input"][key], summary["output"][key]
-        lines.append(f"| {label} | {_fmt(inp and inp * scale, digits)} "
-                     f"| {_fmt(out and out * scale, digits)} |")
+        line = f"| {label} | {_fmt(inp and inp * scale, digits)} " \
+               f"| {_fmt(out and out * scale, digits)} |"
+        if truth:
+            value = truth.get(key)
+            line += f" {_fmt(value and value * scale, digits)} |" if key in truth else " |"
+        lines.append(line)
     return "\n".join(lines)
 
 

@@ -103,5 +103,17 @@ def test_ground_truth_flow_ewarp_rewards_a_perfect_deblurrer():
     summary = result.scores.summary()
     assert len(result.scores.ewarp_gt) == 5
     assert summary["output"]["ewarp_gt"] < summary["input"]["ewarp_gt"]
+    # The ground truth's own figures are the reference column: the oracle outputs it, so
+    # they must equal the output's under both flows.
+    assert summary["truth"]["ewarp"] == pytest.approx(summary["output"]["ewarp"])
+    assert summary["truth"]["ewarp_gt"] == pytest.approx(summary["output"]["ewarp_gt"])
+    from deblur_ros.cli.eval import format_summary
+
+    table = format_summary({"model": "oracle", "device": "cpu", "frames": 6, "fps": 1.0,
+                            "flow": "dis", **summary})
+    assert "| ground truth |" in table
+    row = next(ln for ln in table.splitlines() if ln.startswith("| E_warp (x1e-3)"))
+    assert row.endswith(f" {summary['truth']['ewarp'] * 1000:.3f} |")
     no_gt = evaluate_sequence(_Oracle(list(sharp)), list(blurry), None, "no_gt")
     assert no_gt.scores.summary()["input"]["ewarp_gt"] is None
+    assert "truth" not in no_gt.scores.summary()

@@ -49,9 +49,12 @@ class FrameScores:
     sharpness: list[tuple[float, float]] = field(default_factory=list)
     ewarp: list[tuple[float, float]] = field(default_factory=list)  # one per frame pair
     ewarp_gt: list[tuple[float, float]] = field(default_factory=list)  # flow of the truth
+    # The ground truth itself under both flows (input's, its own): the reference that
+    # shows how much of an E_warp figure is sharpness rather than flicker.
+    ewarp_truth: list[tuple[float, float]] = field(default_factory=list)
 
     def extend(self, other: FrameScores) -> None:
-        for name in SCORES:
+        for name in (*SCORES, "ewarp_truth"):
             getattr(self, name).extend(getattr(other, name))
 
     def summary(self) -> dict[str, dict[str, float | None]]:
@@ -61,6 +64,11 @@ class FrameScores:
             values = [v for v in getattr(self, name) if all(math.isfinite(x) for x in v)]
             for side, idx in (("input", 0), ("output", 1)):
                 out[side][name] = float(np.mean([v[idx] for v in values])) if values else None
+        if self.ewarp_truth:
+            truth = np.array(self.ewarp_truth)
+            out["truth"] = {key: float(col[np.isfinite(col)].mean())
+                            if np.isfinite(col).any() else None
+                            for key, col in (("ewarp", truth[:, 0]), ("ewarp_gt", truth[:, 1]))}
         blurriest = sorted(self.sharpness, key=lambda v: v[0])[:BLURRIEST]
         for side, idx in (("input", 0), ("output", 1)):
             out[side]["sharpness_blurriest"] = (float(np.mean([v[idx] for v in blurriest]))
@@ -138,9 +146,11 @@ def evaluate_sequence(
             scores.ewarp.append((pair_error(previous[0], inp, flow),
                                  pair_error(previous[1], out, flow)))
             if gt is not None and previous[2] is not None:
-                flow = input_flows([previous[2], gt])[0]
-                scores.ewarp_gt.append((pair_error(previous[0], inp, flow),
-                                        pair_error(previous[1], out, flow)))
+                truth_flow = input_flows([previous[2], gt])[0]
+                scores.ewarp_gt.append((pair_error(previous[0], inp, truth_flow),
+                                        pair_error(previous[1], out, truth_flow)))
+                scores.ewarp_truth.append((pair_error(previous[2], gt, flow),
+                                           pair_error(previous[2], gt, truth_flow)))
         previous = (inp, out, gt)
         if keep(index):
             kept.append((index, inp, out, gt))
