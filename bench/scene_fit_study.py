@@ -44,14 +44,15 @@ def run(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)
     drive = scene_validation_drives()[args.drive]
     chosen = select_sharpest(list(drive["blurry"]))
-    config = FitConfig(adversarial=args.adversarial, seed=args.seed, lr_schedule=args.schedule)
+    config = FitConfig(adversarial=args.adversarial, seed=args.seed, lr_schedule=args.schedule,
+                       amp=not args.no_amp)
     fitter = SceneFitter([s.frame for s in chosen], config, init=resolve_scene_init(args.init))
     base = drive_scores(fitter.model, drive, {"psnr"})
     base = {"input": base["input"]["psnr"], "output": base["output"]["psnr"]}
     curve = [{"step": 0, "seconds": 0.0, "psnr": base["output"],
               "probe": fitter.probe_psnr()[1]}]
     record = {"drive": drive["name"], "init": fitter.init_name, "adversarial": args.adversarial,
-              "schedule": args.schedule, "budget_s": args.seconds,
+              "schedule": args.schedule, "budget_s": args.seconds, "amp": fitter.use_amp,
               "selected": [s.index for s in chosen], "input_psnr": base["input"],
               "threads": args.threads, "hardware": hardware_description(torch.device("cpu")),
               "curve": curve}
@@ -95,7 +96,7 @@ def plot(args: argparse.Namespace) -> None:
         rec = json.loads(Path(path).read_text())
         curve, base = rec["curve"], rec["input_psnr"]
         label = (f"{rec['init'].split(' ')[0][:8]} adv {rec['adversarial']:g} "
-                 f"{rec.get('schedule', 'constant')[:5]}")
+                 f"{rec.get('schedule', 'constant')[:5]}{' bf16' if rec.get('amp') else ''}")
         series[label] = [(p["seconds"], p["psnr"] - base) for p in curve]
         final = float(np.mean([p["psnr"] for p in curve[-3:]])) - base
         seconds, step = time_to_fraction(curve, base, 0.9)
@@ -117,6 +118,8 @@ def main() -> None:
     r.add_argument("--every", type=int, default=250)
     r.add_argument("--schedule", default="cosine", help="cosine (over the budget) or constant")
     r.add_argument("--threads", type=int, default=1)
+    r.add_argument("--no-amp", action="store_true", help="fp32 steps (default: bf16 autocast "
+                   "where the CPU has native bf16)")
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--out", type=Path, required=True)
     p = sub.add_parser("plot")

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from deblur_ros.core.hardware import hardware_description
+from deblur_ros.core.hardware import cpu_has_bf16, hardware_description
 from deblur_ros.core.models.checkpoint import SCENE_ARCHITECTURE, load_model, save_checkpoint
 from deblur_ros.core.models.unet import UNet, UNetConfig
 from deblur_ros.core.synthesis.kernels import linear_motion_kernel
@@ -54,6 +54,10 @@ class FitConfig:
     critic_width: int = 16
     critic_lr: float = 1e-4
     gp_weight: float = 10.0
+    # bf16 autocast and channels-last where the CPU has native bf16 units (AVX512_BF16,
+    # AMX): measured 0.196 -> 0.090 s per step on 1 thread of the AMD EPYC, so a
+    # wall-clock budget buys 2.2x the steps; the loss, the probe and the weights stay fp32.
+    amp: bool = True
     probe_every: int = 50
     probe_size: int = 8
     patience: int = 8  # probes without a gain of min_delta_db before stopping early
@@ -116,6 +120,9 @@ class SceneFitter:
         torch.manual_seed(cfg.seed)
         self.model, self.init_name = _initial_model(init, cfg)
         self.model.train()
+        self.use_amp = cfg.amp and cpu_has_bf16()
+        if self.use_amp:
+            self.model = self.model.to(memory_format=torch.channels_last)
         self.patches = ScenePatches(frames, cfg.patches, seed=cfg.seed)
         self.frame_info = list(frame_info or [{"index": i} for i in range(len(frames))])
         self.optimiser = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
@@ -163,7 +170,11 @@ class SceneFitter:
         blurry, sharp, weights = self.patches.batch()
         if not self.config.reweight:
             weights = torch.ones_like(weights)
-        output = self.model(blurry)
+        if self.use_amp:
+            blurry = blurry.contiguous(memory_format=torch.channels_last)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.use_amp):
+            output = self.model(blurry)
+        output = output.float()
         loss = reweighted(self.loss_fn(output, sharp), weights)
         if self.critic is not None:
             self._critic_step(output.detach(), sharp)
