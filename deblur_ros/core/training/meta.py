@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch.func import functional_call
 
-from deblur_ros.core.hardware import hardware_description
+from deblur_ros.core.hardware import cpu_has_bf16, hardware_description
 from deblur_ros.core.models.checkpoint import read_checkpoint, save_checkpoint
 from deblur_ros.core.models.unet import UNet, UNetConfig
 from deblur_ros.core.synthesis.kernels import linear_motion_kernel
@@ -45,6 +45,9 @@ class MetaConfig:
     crop: int = 64
     max_kernel: float = 21.0  # as the fitter (PatchSpec)
     first_order: bool = False  # second order: 0.42 s per meta-step against 0.23 (measured)
+    # bf16 autocast for the forward passes where the CPU has native bf16 (the scene fitter
+    # measured 2.2x the steps); first order only: double backward stays in fp32.
+    amp: bool = True
     scene_size: int = 256  # each task's "drive": a 256x256 view of one photo
     seed: int = 0
     photo_root: str | None = None
@@ -65,6 +68,12 @@ class MetaTrainer:
         self.step_count = 0
         self.elapsed_s = 0.0
         self.history: list[dict[str, Any]] = []
+        self.use_amp = cfg.amp and cfg.first_order and cpu_has_bf16()
+
+    def _forward(self, params: dict[str, torch.Tensor], blurry: torch.Tensor) -> torch.Tensor:
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.use_amp):
+            out = functional_call(self.model, params, (blurry,))
+        return out.float()
 
     def _task(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """(blur with k1, blur with k2, sharp, weights) for one scene's patches."""
@@ -87,14 +96,13 @@ class MetaTrainer:
         total = 0.0
         for _ in range(cfg.tasks):
             support, query, sharp, weights = self._task()
-            inner = reweighted(pixel_fft_loss(functional_call(self.model, params, (support,)),
-                                              sharp), weights)
+            inner = reweighted(pixel_fft_loss(self._forward(params, support), sharp), weights)
             grads = torch.autograd.grad(inner, list(params.values()),
                                         create_graph=not cfg.first_order)
             adapted = {name: p - cfg.inner_lr * (g.detach() if cfg.first_order else g)
                        for (name, p), g in zip(params.items(), grads)}
-            outer = reweighted(pixel_fft_loss(functional_call(self.model, adapted, (query,)),
-                                              sharp), weights) / cfg.tasks
+            outer = reweighted(pixel_fft_loss(self._forward(adapted, query), sharp),
+                               weights) / cfg.tasks
             outer.backward()
             total += float(outer.detach())
         self.optimiser.step()
