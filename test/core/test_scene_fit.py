@@ -68,9 +68,9 @@ def test_bf16_steps_follow_the_fp32_ones_where_the_cpu_has_bf16():
     losses = [[f.step() for _ in range(100)] for f in fitters]
     start = fitters[0].probe_psnr()[0]
     probes = [f.probe_psnr()[1] for f in fitters]
-    assert probes[0] > start + 0.15, (start, probes)  # the fp32 fit learnt something to compare with
+    assert probes[0] > start + 0.15, (start, probes)  # fp32 learnt something to compare
     assert abs(probes[1] - probes[0]) < 0.1, (start, probes)  # measured: 0.002 dB
-    assert np.allclose(losses[0][:3], losses[1][:3], rtol=0.05), (losses[0][:3], losses[1][:3])
+    assert np.allclose(losses[0][:3], losses[1][:3], rtol=0.05), losses
     assert next(fitters[1].model.parameters()).dtype == torch.float32  # weights stay fp32
 
 
