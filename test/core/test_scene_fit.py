@@ -108,9 +108,11 @@ def test_early_stopping_keeps_the_best_probe_weights():
     blurry, _ = _drive(20)
     config = FitConfig(**{**SMALL.__dict__, "patience": 1, "min_delta_db": 100.0})
     fitter = SceneFitter(blurry[:2], config)
-    result = fitter.fit(FitBudget(iterations=1000, seconds=None))
-    # No probe can gain 100 dB: it stops at the first probe and keeps the start (identity).
+    result = fitter.fit(FitBudget(iterations=200, seconds=None))
+    # No probe can gain 100 dB: it stops at the first probe past half the budget (probes
+    # every 20 steps: step 100) and keeps the start (identity).
     assert result.stopped == "converged" and result.best_step == 0
+    assert result.iterations == 100
     x = torch.rand(1, 3, 32, 32)
     with torch.no_grad():
         assert torch.equal(fitter.model(x), x)

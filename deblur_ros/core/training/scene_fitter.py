@@ -61,6 +61,11 @@ class FitConfig:
     probe_every: int = 50
     probe_size: int = 8
     patience: int = 8  # probes without a gain of min_delta_db before stopping early
+    # ... but never before this fraction of the budget: under the cosine decay the drive
+    # gains most as the rate falls, while the probe stalls in the first half. Measured on
+    # drive00 with the 14k-step MAML init: stopped at 189 s (+2.87 dB) against +3.54 dB
+    # for the whole 600 s.
+    early_stop_after: float = 0.5
     min_delta_db: float = 0.02
     seed: int = 0
 
@@ -246,7 +251,8 @@ class SceneFitter:
                     progress(FitProgress(self.step_count, elapsed, losses[-1][2],
                                          _fraction(budget, self.step_count, elapsed),
                                          probe_in, psnr))
-                if since_best >= cfg.patience:
+                if since_best >= cfg.patience and \
+                        _fraction(budget, self.step_count, elapsed) >= cfg.early_stop_after:
                     stopped = "converged"
                     break
         self.model.load_state_dict(best_state)
