@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 import torch
@@ -54,8 +54,8 @@ class FrameScores:
     ewarp_truth: list[tuple[float, float]] = field(default_factory=list)
 
     def extend(self, other: FrameScores) -> None:
-        for name in (*SCORES, "ewarp_truth"):
-            getattr(self, name).extend(getattr(other, name))
+        for f in fields(self):
+            getattr(self, f.name).extend(getattr(other, f.name))
 
     def summary(self) -> dict[str, dict[str, float | None]]:
         """Means over all frames (E_warp: over all frame pairs); None where not measured."""
