@@ -32,8 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="frames of look-ahead m (1 = the paper, 0 = causal)")
     for name, kind in (("iterations", positive_int), ("batch", positive_int),
                        ("crop", positive_int), ("clip-frames", positive_int), ("lr", float),
-                       ("warmup", int), ("streak-max", float), ("val-every", positive_int),
-                       ("save-every", positive_int), ("val-photos", positive_int),
+                       ("warmup", int), ("streak-min", float), ("streak-max", float),
+                       ("val-every", positive_int), ("save-every", positive_int),
+                       ("val-photos", positive_int),
                        ("val-size", positive_int), ("procedural-fraction", float)):
         parser.add_argument(f"--{name}", type=kind, default=None,
                             help=f"default {getattr(d, name.replace('-', '_'))}")
@@ -152,9 +153,9 @@ def _main(argv: list[str]) -> int:
     from deblur_ros.core.training.live_trainer import LiveTrainConfig, train_live
 
     chosen = {name: getattr(args, name) for name in (
-        "width", "iterations", "batch", "crop", "clip_frames", "lr", "warmup", "streak_max",
-        "val_every", "save_every", "val_photos", "val_size", "procedural_fraction", "schedule",
-        "loss", "data", "activation") if getattr(args, name) is not None}
+        "width", "iterations", "batch", "crop", "clip_frames", "lr", "warmup", "streak_min",
+        "streak_max", "val_every", "save_every", "val_photos", "val_size", "procedural_fraction",
+        "schedule", "loss", "data", "activation") if getattr(args, name) is not None}
     chosen |= {"lookahead": args.lookahead, "past": max(1, args.lookahead), "device": args.device,
                "workers": args.workers, "seed": args.seed, "photo_root": args.photos,
                "amp": not args.no_amp}

@@ -113,6 +113,19 @@ def test_warm_start_dropping_the_look_ahead_matches_on_a_still_scene(tmp_path):
     assert (a - still).abs().max() > 1e-3  # the source is not the identity
 
 
+def test_warm_start_reads_the_shipped_checkpoints_old_config_names():
+    """The shipped checkpoints spell the look-ahead ``future``; widening them must work."""
+    from deblur_ros.core.models.checkpoint import load_model, resolve_model
+
+    path = resolve_model("strcnn-w16-m1")
+    source, _ = load_model(path)
+    wide = StrcnnDtb(StrcnnConfig(width=20))
+    assert "strcnn-w16-m1" in warm_start(wide, path)
+    blurry, _ = _fixed_batch()
+    with torch.no_grad():
+        assert (run_clip(source, blurry) - run_clip(wide.eval(), blurry)).abs().max() < 1e-5
+
+
 def test_warm_start_refuses_another_depth(tmp_path):
     path = save_checkpoint(tmp_path / "deep.pt", StrcnnDtb(StrcnnConfig(width=8, blocks=2)))
     with pytest.raises(ValueError, match="residual blocks"):
@@ -125,6 +138,8 @@ def test_warm_start_refuses_another_depth(tmp_path):
     ({"photo_root": "/nosuch/photos"}, "does not exist"),
     ({"loss": "huber"}, "unknown loss"),
     ({"data": "gopro"}, "unknown data recipe"),
+    ({"streak_min": 40.0}, "streak range"),
+    ({"streak_min": 0.0}, "streak range"),
 ])
 def test_bad_settings_fail_before_training(tmp_path, change, message):
     from deblur_ros.core.training.live_trainer import train_live

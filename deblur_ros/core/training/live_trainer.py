@@ -22,6 +22,7 @@ from torch.nn import functional as F  # noqa: N812
 from deblur_ros.core.hardware import cpu_has_bf16, hardware_description
 from deblur_ros.core.inference.streaming import StreamingDeblurrer, select_device
 from deblur_ros.core.inference.windows import window_indices
+from deblur_ros.core.models import registry
 from deblur_ros.core.models.checkpoint import read_checkpoint, save_checkpoint
 from deblur_ros.core.models.strcnn_dtb import FEEDBACK_CHANNELS, StrcnnConfig, StrcnnDtb
 from deblur_ros.core.scoring.validation import psnr_summary, score_clips
@@ -49,6 +50,7 @@ class LiveTrainConfig:
     weight_decay: float = 1e-5
     loss: str = "charbonnier"  # "charbonnier", "l1" or "mse" (the paper's)
     data: str = "motion"  # "motion" (motion.py) or "trajectory" (the first recipe, render.py)
+    streak_min: float = 1.0  # per-clip streak level range (px), drawn log-uniformly
     streak_max: float = 36.0
     device: str = "auto"
     workers: int = 1
@@ -140,7 +142,8 @@ def warm_start(model: StrcnnDtb, path: str | Path) -> str:
     """
     payload = read_checkpoint(path)
     src = payload["state_dict"]
-    src_cfg = StrcnnConfig(**({"activation": "relu"} | payload["config"]))
+    # The registry reads old spellings too (the shipped checkpoints say "future").
+    src_cfg = registry.lookup(payload["architecture"]).config_from(payload["config"])
     cfg = model.config
     if src_cfg.activation != cfg.activation:
         raise ValueError(f"cannot warm-start a {cfg.activation} network from a "
@@ -210,6 +213,9 @@ def check_config(cfg: LiveTrainConfig) -> None:
         value = getattr(cfg, name)
         if value < 16 or value % 2:
             raise ValueError(f"{name.replace('_', '-')} must be even and >= 16, got {value}")
+    if not 0 < cfg.streak_min <= cfg.streak_max:
+        raise ValueError(f"streak range must satisfy 0 < streak-min <= streak-max, got "
+                         f"{cfg.streak_min} and {cfg.streak_max}")
     if cfg.photo_root and not Path(cfg.photo_root).expanduser().is_dir():
         raise ValueError(f"photo folder {cfg.photo_root!r} does not exist (leave --photos out "
                          "to use ../shared/data/sharp_photos or procedural images)")
@@ -285,7 +291,7 @@ def train_live(cfg: LiveTrainConfig, out_dir: Path, resume: bool = True,
     # Resumed runs draw new clips (seed + step) rather than replaying the first ones.
     if cfg.data == "motion":
         spec = MotionSpec(n_frames=cfg.clip_frames, height=cfg.crop, width=cfg.crop,
-                          streak=(1.0, cfg.streak_max))
+                          streak=(cfg.streak_min, cfg.streak_max))
         dataset = MotionClipDataset(pool, spec, seed=cfg.seed + step)
     else:  # "trajectory", the first recipe (check_config refused anything else)
         spec = ClipSpec(n_frames=cfg.clip_frames, height=cfg.crop, width=cfg.crop)
