@@ -104,7 +104,8 @@ def validation_gain(path: Path, device: str, backend: str, precision: str,
 
 
 def bench_ros(path: Path, device: str, model_fps: float, model_p95_ms: float,
-              seconds: float, width: int = 640, height: int = 480, threads: int = 0) -> dict:
+              seconds: float, width: int = 640, height: int = 480, threads: int = 0,
+              backend: str = "auto", precision: str = "auto") -> dict:
     """Camera and subscriber here; the live node in its own process, as in the field.
 
     The node runs as ``python -m deblur_ros.nodes.live_node`` with autostart, so it
@@ -132,7 +133,8 @@ def bench_ros(path: Path, device: str, model_fps: float, model_p95_ms: float,
     node_cmd = [sys.executable, "-m", "deblur_ros.nodes.live_node", "--ros-args",
                 "-r", f"__ns:={ns}", "-r", "__node:=deblur_live",
                 "-p", f"model:={path}", "-p", f"device:={device}", "-p", "autostart:=true",
-                "-p", "diagnostics_period:=0.5", "-p", f"threads:={threads}"]
+                "-p", "diagnostics_period:=0.5", "-p", f"threads:={threads}",
+                "-p", f"backend:={backend}", "-p", f"precision:={precision}"]
     node_log = tempfile.TemporaryFile(mode="w+")  # a pipe nobody reads would block the node
     node = subprocess.Popen(node_cmd, stdout=node_log, stderr=subprocess.STDOUT, text=True)
 
@@ -246,7 +248,8 @@ def bench_ros(path: Path, device: str, model_fps: float, model_p95_ms: float,
 
 
 def bench_ros_isolated(path: Path, device: str, model_fps: float, model_p95_ms: float,
-                       seconds: float, threads: int = 0) -> dict:
+                       seconds: float, threads: int = 0, backend: str = "auto",
+                       precision: str = "auto") -> dict:
     """Run :func:`bench_ros` in a child process, which starts the node in its own.
 
     The bench's camera and subscriber get a fresh interpreter too, free of the model
@@ -258,7 +261,7 @@ def bench_ros_isolated(path: Path, device: str, model_fps: float, model_p95_ms: 
     cmd = [sys.executable, "-m", "deblur_ros.cli.bench", "--ros-child", str(path),
            "--device", device, "--seconds", str(seconds),
            "--model-fps", repr(model_fps), "--model-p95", repr(model_p95_ms),
-           "--threads", str(threads)]
+           "--threads", str(threads), "--ros-backend", f"{backend}:{precision}"]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=20 * seconds + 180)
     lines = [ln for ln in done.stdout.splitlines() if ln.startswith("{")]
     if done.returncode != 0 or not lines:
@@ -381,6 +384,18 @@ def _combo(text: str) -> tuple[str, str]:
     return backend, precision or "fp32"
 
 
+def _ros_combo(text: str) -> tuple[str, str]:
+    """Like :func:`_combo`, with ``auto`` allowed for either part (the node's defaults)."""
+    from deblur_ros.core.inference.runners import BACKENDS, PRECISIONS
+
+    backend, _, precision = text.partition(":")
+    if backend not in BACKENDS or (precision or "auto") not in PRECISIONS:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give BACKEND[:PRECISION], backend one of {', '.join(BACKENDS)}, "
+            f"precision one of {', '.join(PRECISIONS)}")
+    return backend, precision or "auto"
+
+
 def main(argv: list[str]) -> int:
     if "--bag" in argv:  # the bag tool and fleet rows: a module of their own
         from deblur_ros.cli.bench_bag import main as bench_bag
@@ -414,6 +429,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--no-quality", action="store_true",
                         help="skip the validation PSNR gain column")
     parser.add_argument("--no-ros", action="store_true", help="skip the ROS path")
+    parser.add_argument("--ros-backend", type=_ros_combo, default=("auto", "auto"),
+                        metavar="BACKEND[:PRECISION]",
+                        help="the live node's backend in the ROS rows (default auto, as the "
+                             "node's own default; its bare-model reference runs the same)")
     parser.add_argument("--scene-fit", action="store_true",
                         help="measure each ROS row again while a scene fit runs beside the "
                              "node (its own process, 1 thread, nice 10, as scene_node runs it)")
@@ -439,7 +458,9 @@ def main(argv: list[str]) -> int:
         parser.error(f"--sizes: give WIDTHxHEIGHT values such as 640x480, got {args.sizes}")
     if args.ros_child:
         print(json.dumps(bench_ros(args.ros_child, args.device, args.model_fps, args.model_p95,
-                                   args.seconds, threads=args.threads[0])))
+                                   args.seconds, threads=args.threads[0],
+                                   backend=args.ros_backend[0],
+                                   precision=args.ros_backend[1])))
         return 0
     try:
         device = select_device(args.device)
@@ -460,10 +481,11 @@ def main(argv: list[str]) -> int:
           f"python {platform.python_version()}", flush=True)
     records = []
     try:
-        vga = {}  # the bare model on the node's own (auto) backend: the ROS rows' reference
+        vga = {}  # the bare model on the node's backend: the ROS rows' reference
+        ros_backend, ros_precision = args.ros_backend
         for path in ([] if args.no_ros else paths):
             vga[path] = bench_model(path, str(device), 640, 480, args.frames, args.seconds,
-                                    "auto", "auto")
+                                    ros_backend, ros_precision)
         if not args.no_ros:
             for path in paths:
                 r = vga[path]
@@ -472,7 +494,8 @@ def main(argv: list[str]) -> int:
                         fit = _background_scene_fit() if fitting else None
                         try:
                             row = bench_ros_isolated(path, str(device), r["fps"],
-                                                     r["latency_ms_p95"], args.seconds, threads)
+                                                     r["latency_ms_p95"], args.seconds, threads,
+                                                     ros_backend, ros_precision)
                         finally:
                             if fit is not None:
                                 fit.cancel()

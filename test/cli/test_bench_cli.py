@@ -63,6 +63,9 @@ def test_every_installed_backend_gets_rows_and_a_bad_one_is_refused(identity_mod
     with pytest.raises(SystemExit):
         deblur_ros(["bench", "--no-ros", "--backends", "tensorrt:int4"])
     assert "give BACKEND[:PRECISION]" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        deblur_ros(["bench", "--ros-backend", "tensorrt"])
+    assert "give BACKEND[:PRECISION]" in capsys.readouterr().err
 
 
 def test_speed_targets_take_the_best_row_of_each_model_and_size():

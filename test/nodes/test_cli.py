@@ -104,14 +104,17 @@ def test_bench_ros_path_measures_the_node_in_its_own_process(identity_model, tmp
     out = tmp_path / "bench.json"
     assert main(["bench", "--models", str(identity_model), "--backends", "torch:fp32",
                  "--sizes", "64x48", "--seconds", "2", "--frames", "5", "--threads", "1",
-                 "--no-quality", "--scene-fit", "--json", str(out)]) == 0
+                 "--no-quality", "--scene-fit", "--ros-backend", "torch:fp32",
+                 "--json", str(out)]) == 0
     records = json.loads(out.read_text())
     (ros_row,) = [r for r in records if r["path"] == "ros"]
     (fit_row,) = [r for r in records if r["path"] == "ros+fit"]  # a scene fit beside it
     assert fit_row["fit_steps"] > 0 and fit_row["fps"] > 0
     assert (ros_row["width"], ros_row["height"], ros_row["threads"]) == (640, 480, 1)
-    assert ros_row["model"] == "strcnn-w8-m1" and ros_row["backend"] in (
-        "openvino", "onnxruntime", "torch")
+    # the node ran the backend asked for, not its own auto choice
+    assert ros_row["model"] == "strcnn-w8-m1"
+    assert (ros_row["backend"], ros_row["precision"]) == ("torch", "fp32")
+    assert (fit_row["backend"], fit_row["precision"]) == ("torch", "fp32")
     assert 0 < ros_row["fps"] <= 31 and ros_row["camera_hz"] == 30
     assert 0 < ros_row["latency_ms_p50"] <= ros_row["latency_ms_p95"]
     assert ros_row["peak_rss_mb"] > 50  # the node process's own, read from /proc
