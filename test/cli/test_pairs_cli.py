@@ -46,6 +46,27 @@ def test_pairs_from_a_frame_folder_feed_eval(tmp_path, identity_model, capsys):
     assert data["frames"] == 3 and data["input"]["psnr"] < 40
 
 
+def test_a_cycle_of_exposures_makes_a_drive_whose_blur_comes_and_goes(tmp_path):
+    """tau 1,5: every other frame is the sharp frame itself, the others are averaged, and
+    each frame's target is the middle of the longest exposure (one frame apart here)."""
+    frames = _moving_square()
+    write_frames_folder(frames, tmp_path / "fast" / "clip1")
+    out = tmp_path / "drive"
+    assert deblur_ros(["pairs", str(tmp_path / "fast" / "clip1"), str(out), "--tau", "1,5",
+                       "--stride", "1", "--overlap-ok", "--width", "64"]) == 0
+    blur = [cv2.imread(str(p)) for p in sorted((out / "clip1" / "blur").iterdir())]
+    sharp = [cv2.imread(str(p)) for p in sorted((out / "clip1" / "sharp").iterdir())]
+    assert len(blur) == len(sharp) == 11  # windows of 5 starting at frames 0..10
+    for i, (b, s) in enumerate(zip(blur, sharp)):
+        moved = np.abs(b.astype(int) - s.astype(int)).max()
+        assert (moved == 0) if i % 2 == 0 else (moved > 20)
+        # the target is high-speed frame i + 2, the middle of the window
+        expected = cv2.cvtColor(frames[i + 2], cv2.COLOR_RGB2BGR)
+        assert np.abs(s.astype(int) - expected.astype(int)).max() <= 1
+    with pytest.raises(SystemExit):
+        deblur_ros(["pairs", str(tmp_path / "fast" / "clip1"), str(out), "--tau", "1,x"])
+
+
 def test_pairs_errors_are_one_line(tmp_path, capsys):
     assert deblur_ros(["pairs", str(tmp_path / "nothing"), str(tmp_path / "o")]) == 2
     assert "does not exist" in capsys.readouterr().err
