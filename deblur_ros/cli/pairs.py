@@ -3,8 +3,9 @@
 Writes ``OUT/<clip>/blur/NNNNNN.png`` and ``OUT/<clip>/sharp/NNNNNN.png`` for every video (or
 frame folder) in SRC, the layout ``deblur-ros eval --dataset OUT`` reads. For the X4K1000FPS
 clips in ../shared/data/real_highfps/x4k1000 (1000 fps): ``--tau 11`` is an 11 ms exposure;
-``--tau 1,5,9,13 --stride 1 --overlap-ok`` is a drive whose blur comes and goes (every
-fourth frame sharp), with ground truth, for ``eval --dataset OUT --model scene``.
+``--tau 3,7,11,15 --stride 1 --overlap-ok`` is a drive whose blur comes and goes (every
+fourth frame nearly sharp; tau 1 would be the target itself, an infinite PSNR), with
+ground truth, for ``eval --dataset OUT --model scene``.
 """
 
 from __future__ import annotations

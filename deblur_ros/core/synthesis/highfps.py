@@ -5,7 +5,7 @@ sensor integrates over an exposure); its target is the middle one. Frames are re
 linear light first (area averaging), so the pair looks like a camera of that resolution.
 Consecutive blurry frames start ``stride`` high-speed frames apart: stride >= tau is a
 real shutter (exposure <= frame interval); a smaller stride overlaps exposures, which no
-camera does, so it is allowed only when asked for. A cycle of taus (1, 5, 9, 13) gives a
+camera does, so it is allowed only when asked for. A cycle of taus (3, 7, 11, 15) gives a
 drive whose blur comes and goes, with a sharp target for every frame: the scene model's
 real-motion check (its validation drives are synthetic).
 """
