@@ -165,3 +165,20 @@ def test_maml_step_moves_the_initial_weights_and_resumes(tmp_path, first_order):
     # The same generator state: the next tasks match.
     a, b = trainer._task(), again._task()
     assert torch.equal(a[2], b[2])
+
+
+def test_still_crops_are_blurred_by_at_most_a_pixel_and_off_changes_nothing():
+    """still_prob: a share of crops nearly sharp; when off (the default) the crops and
+    their blur are exactly what they were before the option existed."""
+    from deblur_ros.core.synthesis.scene_patches import ScenePatches
+
+    frame = dead_leaves(96, 96, np.random.default_rng(3))
+    plain = PatchSpec(crop=48, batch=6, noise_prob=0.0)
+    still = PatchSpec(crop=48, batch=6, noise_prob=0.0, still_prob=1.0)
+    b0, s0, _ = ScenePatches([frame], plain, seed=5).batch()
+    b1, s1, _ = ScenePatches([frame], still, seed=5).batch()
+    gap = lambda b, s: float((b - s).abs().mean())  # noqa: E731
+    assert gap(b1, s1) < 0.3 * gap(b0, s0)  # streaks <= 1 px against up to 21 px
+    off = PatchSpec(crop=48, batch=6, noise_prob=0.0, still_prob=0.0)
+    b2, s2, _ = ScenePatches([frame], off, seed=5).batch()
+    assert torch.equal(b0, b2) and torch.equal(s0, s2)

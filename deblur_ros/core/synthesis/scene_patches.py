@@ -28,6 +28,9 @@ class PatchSpec:
     crop: int = 96
     batch: int = 8
     max_kernel: float = 21.0  # p: streak lengths from (0, p) px; 21 measured best (MODELS.md)
+    # Share of crops blurred by at most 1 px: teaches the net to leave sharp input alone
+    # (without them, fits over-sharpen nearly still footage; MODELS.md). Not yet default.
+    still_prob: float = 0.0
     noise_prob: float = 0.8
     shot: tuple[float, float] = (1e-4, 3e-3)  # log-uniform, as the live model's training
     read: tuple[float, float] = (1e-7, 1e-5)
@@ -59,7 +62,10 @@ class ScenePatches:
         """A blurred, noisy, 8-bit-quantised copy of a sharp crop."""
         spec = self.spec
         if kernel is None:
-            kernel = linear_motion_kernel(float(rng.uniform(0.0, spec.max_kernel)),
+            # No draw at all when off, so default fits stay bit-identical to measured ones.
+            still = spec.still_prob > 0 and rng.random() < spec.still_prob
+            longest = 1.0 if still else spec.max_kernel
+            kernel = linear_motion_kernel(float(rng.uniform(0.0, longest)),
                                           float(rng.uniform(0.0, 180.0)))
         shot = read = 0.0
         if rng.random() < spec.noise_prob:
