@@ -373,27 +373,26 @@ def default_combos(device: torch.device) -> list[tuple[str, str]]:
     return combos
 
 
-def _combo(text: str) -> tuple[str, str]:
+def _parse_combo(text: str, auto: bool) -> tuple[str, str]:
+    """BACKEND[:PRECISION]; ``auto`` (the node's defaults) only where ``auto`` is allowed."""
     from deblur_ros.core.inference.runners import BACKENDS, PRECISIONS
 
+    backends, precisions = (BACKENDS, PRECISIONS) if auto else (BACKENDS[1:], PRECISIONS[1:])
     backend, _, precision = text.partition(":")
-    if backend not in BACKENDS[1:] or (precision or "fp32") not in PRECISIONS[1:]:
+    precision = precision or ("auto" if auto else "fp32")
+    if backend not in backends or precision not in precisions:
         raise argparse.ArgumentTypeError(
-            f"{text!r}: give BACKEND[:PRECISION], backend one of {', '.join(BACKENDS[1:])}, "
-            f"precision one of {', '.join(PRECISIONS[1:])}")
-    return backend, precision or "fp32"
+            f"{text!r}: give BACKEND[:PRECISION], backend one of {', '.join(backends)}, "
+            f"precision one of {', '.join(precisions)}")
+    return backend, precision
+
+
+def _combo(text: str) -> tuple[str, str]:
+    return _parse_combo(text, auto=False)
 
 
 def _ros_combo(text: str) -> tuple[str, str]:
-    """Like :func:`_combo`, with ``auto`` allowed for either part (the node's defaults)."""
-    from deblur_ros.core.inference.runners import BACKENDS, PRECISIONS
-
-    backend, _, precision = text.partition(":")
-    if backend not in BACKENDS or (precision or "auto") not in PRECISIONS:
-        raise argparse.ArgumentTypeError(
-            f"{text!r}: give BACKEND[:PRECISION], backend one of {', '.join(BACKENDS)}, "
-            f"precision one of {', '.join(PRECISIONS)}")
-    return backend, precision or "auto"
+    return _parse_combo(text, auto=True)
 
 
 def main(argv: list[str]) -> int:

@@ -247,12 +247,11 @@ class SceneFitter:
                     best_state = _copy_state(self.model)
                 else:
                     since_best += 1
+                used = _fraction(budget, self.step_count, elapsed)
                 if progress is not None:
-                    progress(FitProgress(self.step_count, elapsed, losses[-1][2],
-                                         _fraction(budget, self.step_count, elapsed),
+                    progress(FitProgress(self.step_count, elapsed, losses[-1][2], used,
                                          probe_in, psnr))
-                if since_best >= cfg.patience and \
-                        _fraction(budget, self.step_count, elapsed) >= cfg.early_stop_after:
+                if since_best >= cfg.patience and used >= cfg.early_stop_after:
                     stopped = "converged"
                     break
         self.model.load_state_dict(best_state)
