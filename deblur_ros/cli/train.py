@@ -78,7 +78,7 @@ def build_meta_parser() -> argparse.ArgumentParser:
     for name in ("width", "depth", "tasks", "crops", "crop"):
         parser.add_argument(f"--{name}", type=positive_int, default=getattr(d, name),
                             help=f"default {getattr(d, name)}")
-    for name in ("inner-lr", "outer-lr", "max-kernel"):
+    for name in ("inner-lr", "outer-lr", "max-kernel", "still-prob"):
         parser.add_argument(f"--{name}", type=float, default=getattr(d, name.replace("-", "_")),
                             help=f"default {getattr(d, name.replace('-', '_'))}")
     parser.add_argument("--first-order", action="store_true",
@@ -87,6 +87,9 @@ def build_meta_parser() -> argparse.ArgumentParser:
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--seed", type=int, default=d.seed)
     parser.add_argument("--photos", default=None, help="folder with cbsd68/ and mcmaster18/")
+    parser.add_argument("--init", default=None, metavar="CKPT",
+                        help="start from this U-Net's weights (e.g. a previous MAML run's "
+                        "best.pt) with a fresh optimiser; ignored when OUT/last.pt resumes")
     parser.add_argument("--fresh", action="store_true", help="ignore OUT/last.pt")
     parser.add_argument("--export", type=Path, default=None, help="also copy the result here")
     return parser
@@ -101,7 +104,11 @@ def main_meta(argv: list[str]) -> int:
                      outer_lr=args.outer_lr, tasks=args.tasks, crops=args.crops,
                      crop=args.crop, max_kernel=args.max_kernel,
                      first_order=args.first_order, seed=args.seed,
-                     photo_root=args.photos)
+                     photo_root=args.photos, still_prob=args.still_prob, init=args.init)
+    if not 0.0 <= cfg.still_prob <= 1.0:
+        print(f"deblur-ros train: --still-prob is a share of kernels, 0..1 (got "
+              f"{cfg.still_prob})", file=sys.stderr)
+        return 2
     return _run(lambda: train_meta(cfg, args.out, args.iterations, args.val_every,
                                    resume=not args.fresh), args)
 

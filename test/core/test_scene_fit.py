@@ -182,3 +182,32 @@ def test_still_crops_are_blurred_by_at_most_a_pixel_and_off_changes_nothing():
     off = PatchSpec(crop=48, batch=6, noise_prob=0.0, still_prob=0.0)
     b2, s2, _ = ScenePatches([frame], off, seed=5).batch()
     assert torch.equal(b0, b2) and torch.equal(s0, s2)
+
+
+def test_maml_still_kernels_and_warm_start(tmp_path):
+    """still_prob makes MAML's kernels nearly sharp (off: the same draws as before the
+    option existed, so old runs resume identically); init warm-starts the weights and
+    refuses a U-Net of another shape in one line."""
+    from deblur_ros.core.models.checkpoint import save_checkpoint
+    from deblur_ros.core.models.unet import UNet, UNetConfig
+    from deblur_ros.core.training.meta import MetaConfig, MetaTrainer, _fixed_tasks, adapted_psnr
+
+    base = dict(width=4, depth=2, tasks=1, crops=2, crop=32, scene_size=64,
+                first_order=True, photo_root=str(tmp_path / "none"))
+    still = MetaTrainer(MetaConfig(**base, still_prob=1.0))
+    assert all(still._length(still.rng) <= 1.0 for _ in range(50))
+    plain = MetaTrainer(MetaConfig(**base))
+    reference = np.random.default_rng(plain.config.seed)
+    assert [plain._length(plain.rng) for _ in range(5)] == \
+        [float(reference.uniform(0, plain.config.max_kernel)) for _ in range(5)]
+    val = adapted_psnr(plain, _fixed_tasks(plain, 2))
+    assert set(val) == {"input_psnr", "output_psnr", "still_psnr"}
+    assert np.isfinite(val["still_psnr"])
+
+    source = UNet(UNetConfig(4, 2))
+    torch.nn.init.normal_(source.tail.weight)
+    path = save_checkpoint(tmp_path / "init.pt", source, {"name": "x"})
+    warm = MetaTrainer(MetaConfig(**base, init=str(path)))
+    assert torch.equal(warm.model.tail.weight, source.tail.weight)
+    with pytest.raises(ValueError, match="pass its width and depth"):
+        MetaTrainer(MetaConfig(**(base | {"width": 8}), init=str(path)))

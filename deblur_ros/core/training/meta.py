@@ -51,6 +51,12 @@ class MetaConfig:
     scene_size: int = 256  # each task's "drive": a 256x256 view of one photo
     seed: int = 0
     photo_root: str | None = None
+    # Share of kernels (support and query, each drawn apart) of at most 1 px: an init
+    # that never sees sharp input learns to sharpen whatever it is given, and took nearly
+    # still drives 44 -> 38 dB before any fit step (MODELS.md). 0 draws nothing, so runs
+    # begun without it resume bit-identically.
+    still_prob: float = 0.0
+    init: str | None = None  # warm start: weights of this U-Net checkpoint, fresh optimiser
 
 
 class MetaTrainer:
@@ -60,6 +66,13 @@ class MetaTrainer:
         self.config = cfg = config or MetaConfig()
         torch.manual_seed(cfg.seed)
         self.model = UNet(UNetConfig(cfg.width, cfg.depth))
+        if cfg.init:
+            payload = read_checkpoint(cfg.init, architecture="unet")
+            if UNetConfig(**payload["config"]) != self.model.config:
+                raise ValueError(f"--init {cfg.init} is a {payload['config']} U-Net, not "
+                                 f"width {cfg.width} depth {cfg.depth}: pass its width and "
+                                 "depth")
+            self.model.load_state_dict(payload["state_dict"])
         self.optimiser = torch.optim.Adam(self.model.parameters(), lr=cfg.outer_lr)
         root = Path(cfg.photo_root) if cfg.photo_root else default_photo_root()
         self.pool = PhotoPool(root, TRAIN_SETS, procedural_fraction=0.1)
@@ -81,11 +94,16 @@ class MetaTrainer:
         scene = ScenePatches([self.pool.sample(rng, s, s)], self.spec,
                              seed=int(rng.integers(2**31)))
         sharp = scene.crops(rng, self.config.crops)
-        kernels = [linear_motion_kernel(float(rng.uniform(0, self.config.max_kernel)),
-                                        float(rng.uniform(0, 180))) for _ in range(2)]
+        kernels = [linear_motion_kernel(self._length(rng), float(rng.uniform(0, 180)))
+                   for _ in range(2)]
         blurs = [[scene.blur(c, rng, k) for c in sharp] for k in kernels]
         weights = torch.tensor([scene.weight(c) for c in sharp], dtype=torch.float32)
         return to_batch(blurs[0]), to_batch(blurs[1]), to_batch(sharp), weights
+
+    def _length(self, rng: np.random.Generator) -> float:
+        cfg = self.config
+        still = cfg.still_prob > 0 and rng.random() < cfg.still_prob
+        return float(rng.uniform(0, 1.0 if still else cfg.max_kernel))
 
     def step(self) -> float:
         """One meta-step over ``tasks`` scenes; returns the mean outer (query) loss."""
@@ -152,11 +170,13 @@ def _fixed_tasks(trainer: MetaTrainer, n: int = 6) -> list[tuple[torch.Tensor, .
 
 def adapted_psnr(trainer: MetaTrainer, tasks: list[tuple[torch.Tensor, ...]]
                  ) -> dict[str, float]:
-    """Query PSNR before and after one inner step: exactly what MAML optimises."""
+    """Query PSNR before and after one inner step: exactly what MAML optimises; and
+    ``still_psnr``: the adapted weights given the sharp crops themselves, which a good
+    init leaves alone (an over-sharpening one scores low here)."""
     cfg = trainer.config
     model = trainer.model
     params = {k: v.detach().requires_grad_(True) for k, v in model.named_parameters()}
-    before, after = [], []
+    before, after, still = [], [], []
     for support, query, sharp, weights in tasks:
         loss = reweighted(pixel_fft_loss(functional_call(model, params, (support,)), sharp),
                           weights)
@@ -164,9 +184,12 @@ def adapted_psnr(trainer: MetaTrainer, tasks: list[tuple[torch.Tensor, ...]]
         adapted = {k: p.detach() - cfg.inner_lr * g for (k, p), g in zip(params.items(), grads)}
         with torch.no_grad():
             out = functional_call(model, adapted, (query,)).clamp(0, 1)
+            kept = functional_call(model, adapted, (sharp,)).clamp(0, 1)
         before.append(tensor_psnr(query, sharp))
         after.append(tensor_psnr(out, sharp))
-    return {"input_psnr": float(np.mean(before)), "output_psnr": float(np.mean(after))}
+        still.append(tensor_psnr(kept, sharp))
+    return {"input_psnr": float(np.mean(before)), "output_psnr": float(np.mean(after)),
+            "still_psnr": float(np.mean(still))}
 
 
 
@@ -203,7 +226,8 @@ def train_meta(cfg: MetaConfig, out_dir: Path, iterations: int, val_every: int =
                                         "loss": float(np.mean(losses)), "val": val})
                 losses = []
                 bar.write(f"step {trainer.step_count}: one-step adapted PSNR "
-                          f"{val['input_psnr']:.2f} -> {val['output_psnr']:.2f} dB")
+                          f"{val['input_psnr']:.2f} -> {val['output_psnr']:.2f} dB, "
+                          f"sharp input kept at {val['still_psnr']:.2f} dB")
                 scored = [h for h in trainer.history if h["step"] > 0]
                 if max(scored, key=lambda h: h["val"]["output_psnr"]) is scored[-1]:
                     trainer.save(best, {"best_step": trainer.step_count, "validation": val},
