@@ -59,11 +59,15 @@ def add_job_options(parser: argparse.ArgumentParser) -> None:
     scene.add_argument("--max-selected", type=positive_int, default=60,
                        help="at most this many selected frames, least sharp dropped first")
     scene.add_argument("--fit-seconds", type=positive_float, default=None,
-                       help="fit budget in seconds (default 300 unless --fit-iterations)")
+                       help="fit budget in seconds (default: the scene fitter's, 600, "
+                       "unless --fit-iterations)")
     scene.add_argument("--fit-iterations", type=positive_int, default=None,
                        help="fit budget in steps")
     scene.add_argument("--scene-init", default="auto",
                        help="auto (shipped MAML weights), random, or a .pt path")
+    scene.add_argument("--scene-gate", choices=("on", "off"), default="on",
+                       help="frames as sharp as the sharpest of their window get only part "
+                       "of the model's output (default on; off: the raw model)")
 
 
 def job_options(args: argparse.Namespace):
@@ -75,7 +79,8 @@ def job_options(args: argparse.Namespace):
         suffix=args.suffix, replace=args.replace, storage=args.storage,
         version=args.version, overwrite=args.overwrite, window=args.window,
         max_selected=args.max_selected, fit_seconds=args.fit_seconds,
-        fit_iterations=args.fit_iterations, scene_init=args.scene_init)
+        fit_iterations=args.fit_iterations, scene_init=args.scene_init,
+        sharpness_gate=args.scene_gate == "on")
 
 
 def build_parser() -> argparse.ArgumentParser:

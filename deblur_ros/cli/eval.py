@@ -170,6 +170,10 @@ def main(argv: list[str]) -> int:
                         help="scene: most fitting steps per sequence")
     parser.add_argument("--window", type=positive_int, default=None,
                         help="scene: frames per selection window (default 20)")
+    parser.add_argument("--scene-gate", choices=("on", "off"), default="on",
+                        help="scene: frames as sharp as the sharpest of their window get "
+                             "only part of the model's output (default on; off: the raw "
+                             "model)")
     parser.add_argument("--scene-init", default="auto",
                         help="scene: starting weights: auto (the shipped MAML initialisation "
                              "when present), random, or a checkpoint path")
@@ -210,7 +214,7 @@ def main(argv: list[str]) -> int:
 
     from deblur_ros.adapters.frame_sources import FrameSourceError
     from deblur_ros.core.inference.runners import BackendUnavailableError
-    from deblur_ros.core.inference.scene import SceneDeblurrer
+    from deblur_ros.core.inference.scene import SceneDeblurrer, sharpness_gate
     from deblur_ros.core.inference.streaming import StreamingDeblurrer
     from deblur_ros.core.models.checkpoint import (
         SCENE_ARCHITECTURE,
@@ -219,11 +223,11 @@ def main(argv: list[str]) -> int:
         resolve_model,
     )
     from deblur_ros.core.scoring.evaluation import evaluate_sequence, summarise
+    from deblur_ros.core.sharpness import DEFAULT_WINDOW
 
     scene = args.model == "scene"
-    if not scene and (args.fit_seconds or args.fit_iterations or args.window
-                      or args.save_scene):
-        parser.error("--fit-seconds, --fit-iterations, --window and --save-scene go with "
+    if not scene and (args.fit_seconds or args.fit_iterations or args.save_scene):
+        parser.error("--fit-seconds, --fit-iterations and --save-scene go with "
                      "--model scene")
     if args.threads:
         import torch
@@ -234,7 +238,11 @@ def main(argv: list[str]) -> int:
         try:
             path = resolve_model(args.model, args.device)
             if read_checkpoint(path, None)["architecture"] == SCENE_ARCHITECTURE:
-                deblurrer = SceneDeblurrer.from_checkpoint(path)  # a saved scene fit
+                deblurrer = SceneDeblurrer.from_checkpoint(  # a saved scene fit
+                    path, gate=sharpness_gate(args.scene_gate == "on",
+                                              args.window or DEFAULT_WINDOW))
+            elif args.window:
+                parser.error("--window goes with --model scene or a saved scene model")
             else:
                 deblurrer = StreamingDeblurrer.from_checkpoint(
                     path, args.device, args.backend, args.precision)

@@ -7,6 +7,7 @@ sharp frames, when there are any, only score the result afterwards.
 from __future__ import annotations
 
 import argparse
+from dataclasses import asdict
 from typing import Any
 
 import numpy as np
@@ -16,6 +17,7 @@ from deblur_ros.core.inference.scene import SceneDeblurrer
 
 def fit_scene(frames: list[np.ndarray], name: str, args: argparse.Namespace
               ) -> tuple[SceneDeblurrer, dict[str, Any]]:
+    from deblur_ros.core.inference.scene import sharpness_gate
     from deblur_ros.core.sharpness import DEFAULT_WINDOW, select_sharpest
     from deblur_ros.core.training.scene_fitter import (
         DEFAULT_BUDGET,
@@ -26,7 +28,8 @@ def fit_scene(frames: list[np.ndarray], name: str, args: argparse.Namespace
 
     if not frames:
         raise ValueError(f"{name}: no frames")
-    chosen = select_sharpest(frames, window=args.window or DEFAULT_WINDOW)
+    window = args.window or DEFAULT_WINDOW
+    chosen = select_sharpest(frames, window=window)
     budget = FitBudget(iterations=args.fit_iterations,
                        seconds=args.fit_seconds if args.fit_seconds else
                        (None if args.fit_iterations else DEFAULT_BUDGET.seconds))
@@ -50,4 +53,6 @@ def fit_scene(frames: list[np.ndarray], name: str, args: argparse.Namespace
     if getattr(args, "save_scene", None):
         saved = fitter.save(args.save_scene / f"{name}.pt", result, {"sequence": name})
         record["saved"] = str(saved)
-    return SceneDeblurrer(fitter.model, name=f"scene:{name}"), record
+    gate = sharpness_gate(getattr(args, "scene_gate", "on") == "on", window)
+    record["sharpness_gate"] = asdict(gate) if gate else None
+    return SceneDeblurrer(fitter.model, name=f"scene:{name}", gate=gate), record

@@ -106,6 +106,7 @@ class BagOptions:
     fit_seconds: float | None = None
     fit_iterations: int | None = None
     scene_init: str = "auto"
+    sharpness_gate: bool = True  # over ``window``: see SharpnessGate
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -563,10 +564,11 @@ def _make_streams(reader: Any, input: Path, chosen: dict[str, Any], options: Bag
             first = next(iter(streams.values()))
             summary.model = f"{first.name} ({first.runner.name} {first.runner.precision})"
             return streams
-        from deblur_ros.core.inference.scene import SceneDeblurrer
+        from deblur_ros.core.inference.scene import SceneDeblurrer, sharpness_gate
 
         if options.model:
-            streams = {t: SceneDeblurrer.from_checkpoint(options.model, threads)
+            gate = sharpness_gate(options.sharpness_gate, options.window)
+            streams = {t: SceneDeblurrer.from_checkpoint(options.model, threads, gate)
                        for t in chosen}
             summary.model = next(iter(streams.values())).name
             return streams
@@ -581,7 +583,7 @@ def _fit_scenes(reader: Any, input: Path, chosen: dict[str, Any], options: BagOp
     """Scene mode's first pass: the sharpest frame of every window of each topic, then a
     fit per topic, saved beside the output."""
     from deblur_ros.core.drive_store import SelectedFrames, stored_pixels
-    from deblur_ros.core.inference.scene import SceneDeblurrer
+    from deblur_ros.core.inference.scene import SceneDeblurrer, sharpness_gate
     from deblur_ros.core.sharpness import SharpFrameSelector
     from deblur_ros.core.training.scene_fitter import (
         DEFAULT_BUDGET,
@@ -638,7 +640,9 @@ def _fit_scenes(reader: Any, input: Path, chosen: dict[str, Any], options: BagOp
         saved = fitter.save(scene_dir / f"{slug}.pt", result, {"bag": str(input),
                                                                "topic": topic})
         summary.scene_models.append(str(saved))
-        streams[topic] = SceneDeblurrer(fitter.model, name=f"scene:{slug}", threads=threads)
+        streams[topic] = SceneDeblurrer(
+            fitter.model, name=f"scene:{slug}", threads=threads,
+            gate=sharpness_gate(options.sharpness_gate, options.window))
         say(f"{topic}: probe {result.probe_input_psnr:.2f} -> {result.probe_output_psnr:.2f} "
             f"dB after {result.iterations} steps ({result.stopped})")
     summary.fit_seconds = time.monotonic() - start

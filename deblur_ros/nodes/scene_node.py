@@ -57,7 +57,7 @@ from deblur_ros.core.drive_store import (
     stored_pixels,
 )
 from deblur_ros.core.imaging import stamp_ns
-from deblur_ros.core.inference.scene import SceneDeblurrer
+from deblur_ros.core.inference.scene import SceneDeblurrer, sharpness_gate
 from deblur_ros.core.models.checkpoint import SCENE_ARCHITECTURE, CheckpointError, load_model
 from deblur_ros.core.sharpness import DEFAULT_WINDOW, SharpFrameSelector
 from deblur_ros.core.training.fit_process import BackgroundFit, FitJob
@@ -100,6 +100,8 @@ PARAMETERS = (
           "makes room for a sharper one)", low=1, high=100000),
     Param("max_selected_mb", 256.0, "Memory for selected frames at most (MB)",
           low=0.01, high=1e6),
+    Param("sharpness_gate", True, "Give frames as sharp as the sharpest of their window "
+          "only part of the scene model's output (it over-sharpens sharp input)"),
     Param("spool", True, "Spool the whole drive to disk, to republish it deblurred"),
     Param("spool_dir", "", "Folder of the spool file (empty: the system's temp folder)"),
     Param("spool_max_mb", 8192.0, "Size of the spool at most (MB); frames past it are "
@@ -223,7 +225,8 @@ class SceneNode(LifecycleNode):
                 raise CheckpointError(f"load_model: no such file {path} (give a scene "
                                       "model saved by this node, latest or none)")
         if path is not None:
-            self.deblurrer = SceneDeblurrer.from_checkpoint(path, int(self.param("threads")))
+            self.deblurrer = SceneDeblurrer.from_checkpoint(
+                path, int(self.param("threads")), gate=self._gate())
             self.model_path = path
 
     def _configure_failed(self, reason: str) -> TransitionCallbackReturn:
@@ -433,7 +436,8 @@ class SceneNode(LifecycleNode):
             return
         result = fit.result or {}
         try:
-            deblurrer = SceneDeblurrer.from_checkpoint(result["path"], int(self.param("threads")))
+            deblurrer = SceneDeblurrer.from_checkpoint(
+                result["path"], int(self.param("threads")), gate=self._gate())
         except (CheckpointError, KeyError, OSError) as exc:
             self.last_error = f"the fitted model could not be loaded back: {exc}"
             self._warn("fit", self.last_error)
@@ -470,15 +474,22 @@ class SceneNode(LifecycleNode):
             self._stop_republish.set()
             thread.join(timeout=30.0)
 
+    def _gate(self) -> Any:
+        return sharpness_gate(bool(self.param("sharpness_gate")), int(self.param("window")))
+
     def _republish(self, count: int) -> None:
-        """The spooled drive, frame by frame, deblurred by the newest model."""
+        """The spooled drive, frame by frame, deblurred by the newest model (a new fit
+        halts this and starts it again)."""
         spool, done = self.spool, 0
+        # Its own stream: the gate compares each spooled frame with the drive's frames
+        # before it, not with the new frames deblurred meanwhile.
+        stream = self.deblurrer.new_stream() if self.deblurrer is not None else None
         try:
             for i in range(count):
                 if self._stop_republish.is_set() or spool is None or spool is not self.spool:
                     break
                 msg = deserialize_message(spool.read(i), Image)
-                if not self._output(msg):
+                if not self._output(msg, deblurrer=stream):
                     break
                 done += 1
                 self.republished += 1
@@ -494,8 +505,10 @@ class SceneNode(LifecycleNode):
         if self._output(msg, decoded):
             self.stats.on_output(time.monotonic() - received)
 
-    def _output(self, msg: Image, decoded: DecodedImage | None = None) -> bool:
-        deblurrer, image_pub, info_pub = self.deblurrer, self._image_pub, self._info_pub
+    def _output(self, msg: Image, decoded: DecodedImage | None = None,
+                deblurrer: SceneDeblurrer | None = None) -> bool:
+        deblurrer = deblurrer or self.deblurrer
+        image_pub, info_pub = self._image_pub, self._info_pub
         if deblurrer is None or image_pub is None or info_pub is None:
             return False
         try:

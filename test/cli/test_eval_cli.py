@@ -194,13 +194,13 @@ def test_eval_scene_saves_its_fit_and_the_saved_model_scores_the_same(clip_dirs,
     blur, sharp = str(clip_dirs / "seqA/blur"), str(clip_dirs / "seqA/sharp")
     saved, first, second = tmp_path / "fits", tmp_path / "fit.json", tmp_path / "saved.json"
     assert deblur_ros(["eval", "--blur", blur, "--sharp", sharp, "--model", "scene",
-                       "--fit-iterations", "12", "--window", "3", "--scene-init", "random",
+                       "--fit-iterations", "12", "--window", "3", "--scene-init", "auto",
                        "--save-scene", str(saved), "--json", str(first)]) == 0
     (model,) = saved.glob("*.pt")
     assert model.name == "blur.pt"
     report = tmp_path / "report"
     assert deblur_ros(["eval", "--blur", blur, "--sharp", sharp, "--model", str(model),
-                       "--json", str(second), "--report", str(report),
+                       "--window", "3", "--json", str(second), "--report", str(report),
                        "--strip-frames", "1,4"]) == 0
     a, b = json.loads(first.read_text()), json.loads(second.read_text())
     assert a["fits"][0]["saved"] == str(model)
@@ -211,3 +211,9 @@ def test_eval_scene_saves_its_fit_and_the_saved_model_scores_the_same(clip_dirs,
     with pytest.raises(SystemExit) as stop:
         deblur_ros(["eval", "--blur", blur, "--save-scene", str(saved)])
     assert stop.value.code == 2 and "go with --model scene" in capsys.readouterr().err
+    # The gate is part of what was scored: without it the same network scores otherwise.
+    raw = tmp_path / "raw.json"
+    assert deblur_ros(["eval", "--blur", blur, "--sharp", sharp, "--model", str(model),
+                       "--window", "3", "--scene-gate", "off", "--json", str(raw)]) == 0
+    assert a["fits"][0]["sharpness_gate"]["window"] == 3
+    assert json.loads(raw.read_text())["output"]["psnr"] != b["output"]["psnr"]

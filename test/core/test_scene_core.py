@@ -159,3 +159,45 @@ def test_unet_checkpoint_round_trip_and_refusals(tmp_path):
     live = save_checkpoint(tmp_path / "live.pt", StrcnnDtb(StrcnnConfig(width=4)))
     with pytest.raises(CheckpointError, match="not the 'unet'"):
         load_model(live, architecture="unet")
+
+
+def test_sharpness_gate_share_falls_from_all_to_the_floor():
+    from deblur_ros.core.inference.scene import SharpnessGate
+
+    gate = SharpnessGate(window=4, full_below=0.5, keep_above=0.9, floor=0.4)
+    assert gate.alpha(0.1) == gate.alpha(0.5) == 1.0
+    assert gate.alpha(0.7) == pytest.approx(0.7)
+    assert gate.alpha(0.9) == gate.alpha(1.0) == pytest.approx(0.4)
+    for bad in ({"window": 0}, {"full_below": 0.9, "keep_above": 0.5}, {"floor": 1.5}):
+        with pytest.raises(ValueError, match="sharpness gate"):
+            SharpnessGate(**bad)
+
+
+def test_gated_scene_model_leaves_sharp_frames_mostly_alone_and_deblurs_blurry_ones():
+    """A stand-in model that brightens everything by 0.2: frames as sharp as the window's
+    sharpest get the floor's share of it, a much blurrier one all of it; each stream (and
+    a reset) starts its memory afresh."""
+    from deblur_ros.core.inference.scene import SceneDeblurrer, SharpnessGate
+
+    model = UNet(UNetConfig(4, 2))
+    torch.nn.init.constant_(model.tail.bias, 0.2)
+    gate = SharpnessGate(window=3, floor=0.25)
+    sharp = (_scene() // 2).astype(np.uint8)  # headroom: nothing clips at +0.2
+    blurry = _blurred(sharp, 15.0)
+    assert variance_of_laplacian(blurry) < 0.3 * variance_of_laplacian(sharp)
+    shift = lambda out, src: float((out.astype(np.float32) - src).mean()) / 255  # noqa: E731
+
+    raw = SceneDeblurrer(model)
+    assert shift(raw.deblur(sharp), sharp) == pytest.approx(0.2, abs=3e-3)
+    gated = SceneDeblurrer(model, gate=gate)
+    assert shift(gated.deblur(sharp), sharp) == pytest.approx(0.05, abs=3e-3)
+    assert gated.last_alpha == pytest.approx(0.25)
+    assert shift(gated.deblur(blurry), blurry) == pytest.approx(0.2, abs=3e-3)
+    other = gated.new_stream()  # no memory of the sharp frame: the blurry one is its best
+    assert shift(other.deblur(blurry), blurry) == pytest.approx(0.05, abs=3e-3)
+    gated.reset()
+    assert shift(gated.deblur(blurry), blurry) == pytest.approx(0.05, abs=3e-3)
+    # The window forgets: three blurry frames later the sharp one no longer counts.
+    for _ in range(2):
+        gated.deblur(blurry)
+    assert gated.last_alpha == pytest.approx(0.25)

@@ -1,12 +1,15 @@
 """Deblurring with a fitted scene model, behind the same push/flush interface as the live
 network's :class:`StreamingDeblurrer`, so the node, the bag tool and the evaluator treat
-both alike. The scene U-Net sees one frame at a time and has no state: every push
-returns its frame at once, and a model can be swapped between frames (a newer fit).
+both alike. The scene U-Net sees one frame at a time: every push returns its frame at
+once, and a model can be swapped between frames (a newer fit). The only memory between
+frames is the sharpness gate's: the sharpness of the last ``window`` frames.
 """
 
 from __future__ import annotations
 
 import os
+from collections import deque
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -15,6 +18,47 @@ import torch
 from deblur_ros.core.inference.streaming import StreamOutput, from_chw, to_chw
 from deblur_ros.core.models.checkpoint import SCENE_ARCHITECTURE, load_model
 from deblur_ros.core.models.unet import UNet
+from deblur_ros.core.sharpness import DEFAULT_WINDOW, variance_of_laplacian
+
+
+@dataclass(frozen=True)
+class SharpnessGate:
+    """How much of the scene model's output a frame gets, from its sharpness beside the
+    sharpest of the last ``window`` frames (variance of the Laplacian, the score and the
+    window that picked the fit's frames).
+
+    The fitted U-Net over-sharpens input that is already sharp: nearly still drives lost
+    5-12 dB, and on a validation drive the frames as sharp as their neighbours lost up to
+    1.5 dB, while blurrier frames gained most (MODELS.md). A frame at ratio ``r`` =
+    sharpness / rolling max gets all of the output up to ``full_below``, falling linearly
+    to ``floor`` at ``keep_above`` and beyond. Causal (no look-ahead), so the sidecar
+    gates new frames as they come.
+    """
+
+    window: int = DEFAULT_WINDOW
+    full_below: float = 0.5
+    keep_above: float = 0.9
+    floor: float = 0.4
+
+    def __post_init__(self) -> None:
+        if self.window < 1 or not 0.0 <= self.full_below < self.keep_above or \
+                not 0.0 <= self.floor <= 1.0:
+            raise ValueError(f"sharpness gate needs window >= 1, 0 <= full_below < "
+                             f"keep_above and floor in 0..1 (got {self})")
+
+    def alpha(self, ratio: float) -> float:
+        """The share of the model's output for a frame at ``ratio`` (0..1)."""
+        if ratio <= self.full_below:
+            return 1.0
+        if ratio >= self.keep_above:
+            return self.floor
+        t = (ratio - self.full_below) / (self.keep_above - self.full_below)
+        return 1.0 + t * (self.floor - 1.0)
+
+
+def sharpness_gate(enabled: bool, window: int = DEFAULT_WINDOW) -> SharpnessGate | None:
+    """The shipped gate over the selection's own window, or none (the raw model)."""
+    return SharpnessGate(window=window) if enabled else None
 
 
 class SceneDeblurrer:
@@ -22,16 +66,26 @@ class SceneDeblurrer:
     pending = 0
     device = torch.device("cpu")
 
-    def __init__(self, model: UNet, name: str | None = None, threads: int = 0) -> None:
+    def __init__(self, model: UNet, name: str | None = None, threads: int = 0,
+                 gate: SharpnessGate | None = None) -> None:
         if threads > 0:
             torch.set_num_threads(threads)
         self.model = model.eval()
         self.name = name or model.config.name
+        self.gate = gate
+        self._recent: deque[float] = deque(maxlen=gate.window if gate else 1)
+        self.last_alpha = 1.0  # the share of the output the last frame got (diagnostics)
 
     @classmethod
-    def from_checkpoint(cls, path: str | os.PathLike, threads: int = 0) -> SceneDeblurrer:
+    def from_checkpoint(cls, path: str | os.PathLike, threads: int = 0,
+                        gate: SharpnessGate | None = None) -> SceneDeblurrer:
         model, metadata = load_model(path, "cpu", architecture=SCENE_ARCHITECTURE)
-        return cls(model, name=metadata.get("name"), threads=threads)
+        return cls(model, name=metadata.get("name"), threads=threads, gate=gate)
+
+    def new_stream(self) -> SceneDeblurrer:
+        """The same model and gate for another stream, with a gate memory of its own (the
+        sidecar republishes the drive while new frames come in)."""
+        return SceneDeblurrer(self.model, self.name, gate=self.gate)
 
     def swap(self, model: UNet, name: str | None = None) -> None:
         """Use a newer fit from the next frame on."""
@@ -40,10 +94,18 @@ class SceneDeblurrer:
 
     @torch.inference_mode()
     def deblur(self, frame: np.ndarray) -> np.ndarray:
-        """One frame in its own layout and dtype (HxW or HxWx3, uint8/uint16/float)."""
+        """One frame in its own layout and dtype (HxW or HxWx3, uint8/uint16/float); with
+        a gate, the next frame of a stream (the gate remembers the last ones)."""
         data, shape = to_chw(frame)
-        out = self.model(torch.from_numpy(data)[None])[0]
-        return from_chw(out, shape, frame.dtype)
+        source = torch.from_numpy(data)[None]
+        out = self.model(source)
+        if self.gate is not None:
+            sharpness = variance_of_laplacian(frame)
+            self._recent.append(sharpness)
+            self.last_alpha = self.gate.alpha(sharpness / max(max(self._recent), 1e-9))
+            if self.last_alpha < 1.0:
+                out = source + self.last_alpha * (out - source)
+        return from_chw(out[0], shape, frame.dtype)
 
     def push(self, frame: np.ndarray, stamp: int, payload: Any = None) -> list[StreamOutput]:
         return [StreamOutput(stamp, self.deblur(frame), payload)]
@@ -52,7 +114,8 @@ class SceneDeblurrer:
         return []
 
     def reset(self) -> None:
-        """Nothing to forget: the scene model keeps no state between frames."""
+        """A new stream: forget the gate's recent sharpness (the model has no state)."""
+        self._recent.clear()
 
     def process(self, frames: list[np.ndarray], stamps: list[int] | None = None
                 ) -> list[np.ndarray]:
