@@ -12,9 +12,15 @@
 their sequence) over its own sequence, ungated, and records per frame the sharpness ratio
 the gate sees (variance of the Laplacian over the largest of the last ``window`` frames)
 and the PSNR against ground truth of the input blended with the output at shares 0, 0.1,
-.., 1. ``choose`` grid-searches the gate's three numbers on the first set of records
+.., 1. ``still-drive`` writes a nearly still drive in the validation drives' recipe (they lack
+one). ``choose`` grid-searches the gate's three numbers on the first set of records
 (mean PSNR over all frames) and reports them, the ungated output and the input, on those
-and on the ``--check`` records, which were not used to choose.
+and on the ``--check`` records, which were not used to choose. ``score`` scores the saved
+fits with a gate (``shipped``, ``off`` or ``FULL_BELOW,KEEP_ABOVE,FLOOR``) on every
+figure ``deblur-ros eval`` reports (E_warp included), without fitting again:
+
+    python bench/scene_gate_study.py score --fits FITS --dataset DRIVES --window 4 \
+        --gate shipped --json bench/scene_study/x4k_drive/gated.json
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -58,6 +65,7 @@ def _sequences(args: argparse.Namespace):
 
         for drive in scene_validation_drives():
             yield drive["name"], list(drive["blurry"]), list(drive["sharp"])
+    if not args.dataset:
         return
     from deblur_ros.adapters.frame_sources import open_source
 
@@ -134,22 +142,75 @@ def cmd_choose(args: argparse.Namespace) -> None:
             print("\n".join(_table(check, check_gate)))
 
 
+def cmd_score(args: argparse.Namespace) -> None:
+    from deblur_ros.cli.eval import format_sequences, format_summary
+    from deblur_ros.core.scoring.evaluation import evaluate_sequence, summarise
+
+    torch.set_num_threads(args.threads)
+    if args.gate == "off":
+        gate = None
+    elif args.gate == "shipped":
+        gate = SharpnessGate(args.window)
+    else:
+        gate = SharpnessGate(args.window, *(float(x) for x in args.gate.split(",")))
+    results = []
+    for name, blurry, sharp in _sequences(args):
+        fit = args.fits / f"{name}.pt"
+        if fit.is_file():
+            deblurrer = SceneDeblurrer.from_checkpoint(fit, gate=gate)
+            results.append(evaluate_sequence(deblurrer, blurry, sharp, name))
+    summary = summarise(results, f"saved scene fits in {args.fits}", "cpu") | {
+        "gate": None if gate is None else asdict(gate),
+        "hardware": hardware_description(torch.device("cpu"))}
+    print(format_summary(summary) + "\n\n" + format_sequences(summary))
+    if args.json:
+        args.json.write_text(json.dumps(summary, indent=2))
+        print(f"wrote {args.json}")
+
+
+def cmd_still_drive(args: argparse.Namespace) -> None:
+    """A nearly still drive (streaks around ``level`` px) in the validation drives' recipe,
+    from a validation photo neither of them uses: the case they lack, where the scene
+    model must leave its input alone."""
+    import cv2
+
+    from deblur_ros.core.synthesis.validation import scene_validation_drives
+
+    drive = scene_validation_drives(n_drives=3, level=args.level)[2]
+    for kind in ("blur", "sharp"):
+        folder = args.out / f"still{args.level:g}px" / kind
+        folder.mkdir(parents=True, exist_ok=True)
+        frames = drive["blurry" if kind == "blur" else "sharp"]
+        for i, frame in enumerate(frames):
+            pixels = np.round(np.clip(frame, 0, 1) * 255).astype(np.uint8)
+            cv2.imwrite(str(folder / f"{i:04d}.png"), cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR))
+    print(f"wrote {args.out}: streaks {np.min(drive['streaks']):.2f}-"
+          f"{np.max(drive['streaks']):.2f} px, median {np.median(drive['streaks']):.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
-    frames = sub.add_parser("frames")
-    frames.add_argument("--fits", type=Path, required=True)
-    what = frames.add_mutually_exclusive_group(required=True)
-    what.add_argument("--dataset", type=Path)
-    what.add_argument("--scene-validation", action="store_true")
-    frames.add_argument("--window", type=int, default=20)
-    frames.add_argument("--threads", type=int, default=1)
+    frames, score = sub.add_parser("frames"), sub.add_parser("score")
+    for p in (frames, score):
+        p.add_argument("--fits", type=Path, required=True)
+        p.add_argument("--dataset", type=Path, help="<sequence>/blur, <sequence>/sharp")
+        p.add_argument("--scene-validation", action="store_true", help="(also) the two "
+                       "validation drives of eval --scene-validation")
+        p.add_argument("--window", type=int, default=20)
+        p.add_argument("--threads", type=int, default=1)
     frames.add_argument("--out", type=Path, required=True)
+    score.add_argument("--gate", default="shipped")
+    score.add_argument("--json", type=Path, default=None)
     choose = sub.add_parser("choose")
     choose.add_argument("records", type=Path)
     choose.add_argument("--check", type=Path, default=None)
+    still = sub.add_parser("still-drive")
+    still.add_argument("out", type=Path)
+    still.add_argument("--level", type=float, default=0.5)
     args = parser.parse_args()
-    cmd_frames(args) if args.cmd == "frames" else cmd_choose(args)
+    {"frames": cmd_frames, "choose": cmd_choose, "score": cmd_score,
+     "still-drive": cmd_still_drive}[args.cmd](args)
 
 
 if __name__ == "__main__":
