@@ -197,6 +197,9 @@ def test_gated_scene_model_leaves_sharp_frames_mostly_alone_and_deblurs_blurry_o
     assert shift(other.deblur(blurry), blurry) == pytest.approx(0.05, abs=3e-3)
     gated.reset()
     assert shift(gated.deblur(blurry), blurry) == pytest.approx(0.05, abs=3e-3)
+    # With the shipped floor of 0 the sharpest frame of its window passes unchanged.
+    assert np.array_equal(SceneDeblurrer(model, gate=SharpnessGate(window=3)).deblur(sharp),
+                          sharp)
     # The window forgets: three blurry frames later the sharp one no longer counts.
     for _ in range(2):
         gated.deblur(blurry)

@@ -101,15 +101,17 @@ class SceneDeblurrer:
     def deblur(self, frame: np.ndarray) -> np.ndarray:
         """One frame in its own layout and dtype (HxW or HxWx3, uint8/uint16/float); with
         a gate, the next frame of a stream (the gate remembers the last ones)."""
-        data, shape = to_chw(frame)
-        source = torch.from_numpy(data)[None]
-        out = self.model(source)
         if self.gate is not None:
             sharpness = variance_of_laplacian(frame)
             self._recent.append(sharpness)
             self.last_alpha = self.gate.alpha(sharpness / max(max(self._recent), 1e-9))
-            if self.last_alpha < 1.0:
-                out = source + self.last_alpha * (out - source)
+            if self.last_alpha == 0.0:  # passed through: no need to run the network
+                return np.array(frame, copy=True)
+        data, shape = to_chw(frame)
+        source = torch.from_numpy(data)[None]
+        out = self.model(source)
+        if self.last_alpha < 1.0:
+            out = source + self.last_alpha * (out - source)
         return from_chw(out[0], shape, frame.dtype)
 
     def push(self, frame: np.ndarray, stamp: int, payload: Any = None) -> list[StreamOutput]:
