@@ -66,8 +66,9 @@ def add_job_options(parser: argparse.ArgumentParser) -> None:
     scene.add_argument("--scene-init", default="auto",
                        help="auto (shipped MAML weights), random, or a .pt path")
     scene.add_argument("--scene-gate", choices=("on", "off"), default="on",
-                       help="frames as sharp as the sharpest of their window get only part "
-                       "of the model's output (default on; off: the raw model)")
+                       help="frames nearly as sharp as the sharpest of their window get less "
+                       "of the model's output, the sharpest none (default on; off: the raw "
+                       "model)")
 
 
 def job_options(args: argparse.Namespace):

@@ -171,9 +171,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--window", type=positive_int, default=None,
                         help="scene: frames per selection window (default 20)")
     parser.add_argument("--scene-gate", choices=("on", "off"), default="on",
-                        help="scene: frames as sharp as the sharpest of their window get "
-                             "only part of the model's output (default on; off: the raw "
-                             "model)")
+                        help="scene: frames nearly as sharp as the sharpest of their window "
+                             "get less of the model's output, the sharpest none (default "
+                             "on; off: the raw model)")
     parser.add_argument("--scene-init", default="auto",
                         help="scene: starting weights: auto (the shipped MAML initialisation "
                              "when present), random, or a checkpoint path")

@@ -100,8 +100,9 @@ PARAMETERS = (
           "makes room for a sharper one)", low=1, high=100000),
     Param("max_selected_mb", 256.0, "Memory for selected frames at most (MB)",
           low=0.01, high=1e6),
-    Param("sharpness_gate", True, "Give frames as sharp as the sharpest of their window "
-          "only part of the scene model's output (it over-sharpens sharp input)"),
+    Param("sharpness_gate", True, "Frames nearly as sharp as the sharpest of their window "
+          "get less of the scene model's output, the sharpest none (it over-sharpens "
+          "sharp input)"),
     Param("spool", True, "Spool the whole drive to disk, to republish it deblurred"),
     Param("spool_dir", "", "Folder of the spool file (empty: the system's temp folder)"),
     Param("spool_max_mb", 8192.0, "Size of the spool at most (MB); frames past it are "
