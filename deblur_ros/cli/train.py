@@ -100,14 +100,14 @@ def main_meta(argv: list[str]) -> int:
 
     from deblur_ros.core.training.meta import MetaConfig, train_meta
 
-    cfg = MetaConfig(width=args.width, depth=args.depth, inner_lr=args.inner_lr,
-                     outer_lr=args.outer_lr, tasks=args.tasks, crops=args.crops,
-                     crop=args.crop, max_kernel=args.max_kernel,
-                     first_order=args.first_order, seed=args.seed,
-                     photo_root=args.photos, still_prob=args.still_prob, init=args.init)
-    if not 0.0 <= cfg.still_prob <= 1.0:
-        print(f"deblur-ros train: --still-prob is a share of kernels, 0..1 (got "
-              f"{cfg.still_prob})", file=sys.stderr)
+    try:
+        cfg = MetaConfig(width=args.width, depth=args.depth, inner_lr=args.inner_lr,
+                         outer_lr=args.outer_lr, tasks=args.tasks, crops=args.crops,
+                         crop=args.crop, max_kernel=args.max_kernel,
+                         first_order=args.first_order, seed=args.seed,
+                         photo_root=args.photos, still_prob=args.still_prob, init=args.init)
+    except ValueError as exc:
+        print(f"deblur-ros train: {exc}", file=sys.stderr)
         return 2
     return _run(lambda: train_meta(cfg, args.out, args.iterations, args.val_every,
                                    resume=not args.fresh), args)

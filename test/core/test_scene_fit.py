@@ -190,15 +190,19 @@ def test_maml_still_kernels_and_warm_start(tmp_path):
     refuses a U-Net of another shape in one line."""
     from deblur_ros.core.models.checkpoint import save_checkpoint
     from deblur_ros.core.models.unet import UNet, UNetConfig
+    from deblur_ros.core.synthesis.scene_patches import streak_length
     from deblur_ros.core.training.meta import MetaConfig, MetaTrainer, _fixed_tasks, adapted_psnr
+
+    def length(trainer: MetaTrainer) -> float:  # the rule MetaTrainer._task draws with
+        return streak_length(trainer.rng, trainer.config.max_kernel, trainer.config.still_prob)
 
     base = dict(width=4, depth=2, tasks=1, crops=2, crop=32, scene_size=64,
                 first_order=True, photo_root=str(tmp_path / "none"))
     still = MetaTrainer(MetaConfig(**base, still_prob=1.0))
-    assert all(still._length(still.rng) <= 1.0 for _ in range(50))
+    assert all(length(still) <= 1.0 for _ in range(50))
     plain = MetaTrainer(MetaConfig(**base))
     reference = np.random.default_rng(plain.config.seed)
-    assert [plain._length(plain.rng) for _ in range(5)] == \
+    assert [length(plain) for _ in range(5)] == \
         [float(reference.uniform(0, plain.config.max_kernel)) for _ in range(5)]
     val = adapted_psnr(plain, _fixed_tasks(plain, 2))
     assert set(val) == {"input_psnr", "output_psnr", "still_psnr"}

@@ -62,10 +62,7 @@ class ScenePatches:
         """A blurred, noisy, 8-bit-quantised copy of a sharp crop."""
         spec = self.spec
         if kernel is None:
-            # No draw at all when off, so default fits stay bit-identical to measured ones.
-            still = spec.still_prob > 0 and rng.random() < spec.still_prob
-            longest = 1.0 if still else spec.max_kernel
-            kernel = linear_motion_kernel(float(rng.uniform(0.0, longest)),
+            kernel = linear_motion_kernel(streak_length(rng, spec.max_kernel, spec.still_prob),
                                           float(rng.uniform(0.0, 180.0)))
         shot = read = 0.0
         if rng.random() < spec.noise_prob:
@@ -95,6 +92,14 @@ class ScenePatches:
 
     def weight(self, sharp: np.ndarray) -> float:
         return variance_of_laplacian(sharp) / self.norm
+
+
+def streak_length(rng: np.random.Generator, longest: float, still_prob: float) -> float:
+    """A kernel length from (0, longest) px, or with ``still_prob`` from (0, 1) px (the fit
+    and MAML share the rule). No draw at all when ``still_prob`` is 0, so runs that began
+    before the option existed stay bit-identical and resume exactly."""
+    still = still_prob > 0 and rng.random() < still_prob
+    return float(rng.uniform(0.0, 1.0 if still else longest))
 
 
 def to_batch(crops: list[np.ndarray]) -> torch.Tensor:

@@ -29,7 +29,12 @@ from deblur_ros.core.models.checkpoint import read_checkpoint, save_checkpoint
 from deblur_ros.core.models.unet import UNet, UNetConfig
 from deblur_ros.core.synthesis.kernels import linear_motion_kernel
 from deblur_ros.core.synthesis.photos import TRAIN_SETS, PhotoPool, default_photo_root
-from deblur_ros.core.synthesis.scene_patches import PatchSpec, ScenePatches, to_batch
+from deblur_ros.core.synthesis.scene_patches import (
+    PatchSpec,
+    ScenePatches,
+    streak_length,
+    to_batch,
+)
 from deblur_ros.core.training.scene_fitter import tensor_psnr
 from deblur_ros.core.training.scene_losses import pixel_fft_loss, reweighted
 
@@ -57,6 +62,10 @@ class MetaConfig:
     # begun without it resume bit-identically.
     still_prob: float = 0.0
     init: str | None = None  # warm start: weights of this U-Net checkpoint, fresh optimiser
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.still_prob <= 1.0:
+            raise ValueError(f"--still-prob is a share of kernels, 0..1 (got {self.still_prob})")
 
 
 class MetaTrainer:
@@ -94,16 +103,12 @@ class MetaTrainer:
         scene = ScenePatches([self.pool.sample(rng, s, s)], self.spec,
                              seed=int(rng.integers(2**31)))
         sharp = scene.crops(rng, self.config.crops)
-        kernels = [linear_motion_kernel(self._length(rng), float(rng.uniform(0, 180)))
-                   for _ in range(2)]
+        kernels = [linear_motion_kernel(streak_length(rng, self.config.max_kernel,
+                                                      self.config.still_prob),
+                                        float(rng.uniform(0, 180))) for _ in range(2)]
         blurs = [[scene.blur(c, rng, k) for c in sharp] for k in kernels]
         weights = torch.tensor([scene.weight(c) for c in sharp], dtype=torch.float32)
         return to_batch(blurs[0]), to_batch(blurs[1]), to_batch(sharp), weights
-
-    def _length(self, rng: np.random.Generator) -> float:
-        cfg = self.config
-        still = cfg.still_prob > 0 and rng.random() < cfg.still_prob
-        return float(rng.uniform(0, 1.0 if still else cfg.max_kernel))
 
     def step(self) -> float:
         """One meta-step over ``tasks`` scenes; returns the mean outer (query) loss."""
