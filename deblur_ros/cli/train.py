@@ -33,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name, kind in (("iterations", positive_int), ("batch", positive_int),
                        ("crop", positive_int), ("clip-frames", positive_int), ("lr", float),
                        ("warmup", int), ("streak-min", float), ("streak-max", float),
+                       ("still-clips", float),
                        ("val-every", positive_int), ("save-every", positive_int),
                        ("val-photos", positive_int),
                        ("val-size", positive_int), ("procedural-fraction", float)):
@@ -161,8 +162,9 @@ def _main(argv: list[str]) -> int:
 
     chosen = {name: getattr(args, name) for name in (
         "width", "iterations", "batch", "crop", "clip_frames", "lr", "warmup", "streak_min",
-        "streak_max", "val_every", "save_every", "val_photos", "val_size", "procedural_fraction",
-        "schedule", "loss", "data", "activation") if getattr(args, name) is not None}
+        "streak_max", "still_clips", "val_every", "save_every", "val_photos", "val_size",
+        "procedural_fraction", "schedule", "loss", "data", "activation")
+        if getattr(args, name) is not None}
     chosen |= {"lookahead": args.lookahead, "past": max(1, args.lookahead), "device": args.device,
                "workers": args.workers, "seed": args.seed, "photo_root": args.photos,
                "amp": not args.no_amp}

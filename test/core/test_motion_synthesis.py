@@ -89,6 +89,28 @@ def test_with_tremor_following_speed_still_frames_are_nearly_sharp():
     assert found >= 3  # tremor with a fixed amplitude really left still frames blurred
 
 
+def test_still_clips_are_sharp_and_drawn_at_their_share():
+    """The live model must see sharp input kept sharp (X4K TEST06, a still scene, lost
+    0.58 dB without such clips); the rest of the clips keep the recipe's blur."""
+    from deblur_ros.core.scoring.metrics import psnr
+
+    photo = dead_leaves(256, 256, np.random.default_rng(2))
+    spec = MotionSpec(n_frames=4, height=64, width=64, still_clip_prob=0.3, **CLEAN)
+    levels, still_psnr = [], []
+    for seed in range(60):
+        blurry, sharp, info = render_motion_clip(photo, spec, np.random.default_rng(seed))
+        levels.append(info["level"])
+        if info["level"] < spec.still_level:
+            assert max(info["streaks"]) < 1.0, info["streaks"]
+            still_psnr.append(psnr(blurry, sharp))
+    share = np.mean(np.array(levels) < spec.still_level)
+    assert 0.15 < share < 0.45, share
+    assert min(still_psnr) > 35.0, min(still_psnr)
+    assert np.median(levels) > 2.0  # the others stay blurred
+    with pytest.raises(ValueError, match="still clip share"):
+        render_motion_clip(photo, MotionSpec(still_clip_prob=1.5), np.random.default_rng(0))
+
+
 def test_scene_validation_drives_hold_a_nearly_sharp_frame_in_every_window():
     from deblur_ros.core.synthesis.validation import scene_validation_drives
 

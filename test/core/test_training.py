@@ -140,6 +140,8 @@ def test_warm_start_refuses_another_depth(tmp_path):
     ({"data": "gopro"}, "unknown data recipe"),
     ({"streak_min": 40.0}, "streak range"),
     ({"streak_min": 0.0}, "streak range"),
+    ({"still_clips": 1.5}, "still-clips is a share"),
+    ({"still_clips": 0.2, "data": "trajectory"}, "needs the motion recipe"),
 ])
 def test_bad_settings_fail_before_training(tmp_path, change, message):
     from deblur_ros.core.training.live_trainer import train_live

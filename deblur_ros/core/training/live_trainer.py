@@ -52,6 +52,7 @@ class LiveTrainConfig:
     data: str = "motion"  # "motion" (motion.py) or "trajectory" (the first recipe, render.py)
     streak_min: float = 1.0  # per-clip streak level range (px), drawn log-uniformly
     streak_max: float = 36.0
+    still_clips: float = 0.0  # share of nearly still clips (MotionSpec.still_clip_prob)
     device: str = "auto"
     workers: int = 1
     seed: int = 0
@@ -216,6 +217,10 @@ def check_config(cfg: LiveTrainConfig) -> None:
     if not 0 < cfg.streak_min <= cfg.streak_max:
         raise ValueError(f"streak range must satisfy 0 < streak-min <= streak-max, got "
                          f"{cfg.streak_min} and {cfg.streak_max}")
+    if not 0.0 <= cfg.still_clips <= 1.0:
+        raise ValueError(f"still-clips is a share of the clips, in [0, 1]; got {cfg.still_clips}")
+    if cfg.still_clips and cfg.data != "motion":
+        raise ValueError("still-clips needs the motion recipe (--data motion)")
     if cfg.photo_root and not Path(cfg.photo_root).expanduser().is_dir():
         raise ValueError(f"photo folder {cfg.photo_root!r} does not exist (leave --photos out "
                          "to use ../shared/data/sharp_photos or procedural images)")
@@ -291,7 +296,8 @@ def train_live(cfg: LiveTrainConfig, out_dir: Path, resume: bool = True,
     # Resumed runs draw new clips (seed + step) rather than replaying the first ones.
     if cfg.data == "motion":
         spec = MotionSpec(n_frames=cfg.clip_frames, height=cfg.crop, width=cfg.crop,
-                          streak=(cfg.streak_min, cfg.streak_max))
+                          streak=(cfg.streak_min, cfg.streak_max),
+                          still_clip_prob=cfg.still_clips)
         dataset = MotionClipDataset(pool, spec, seed=cfg.seed + step)
     else:  # "trajectory", the first recipe (check_config refused anything else)
         spec = ClipSpec(n_frames=cfg.clip_frames, height=cfg.crop, width=cfg.crop)
