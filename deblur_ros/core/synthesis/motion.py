@@ -71,9 +71,10 @@ class MotionSpec:
     # Off for the live model's recipe and validation set (their figures were taken so);
     # on for the scene drives, whose windows must each hold a nearly sharp frame.
     tremor_follows_speed: bool = False
-    # Share of clips whose camera is nearly still (level below still_level px): without
-    # them the live model never saw sharp input and sharpened it further (X4K TEST06, a
-    # still scene, -0.58 dB at 11 ms). 0 draws nothing, so older runs resume identically.
+    # Share of clips whose camera is nearly still (level below still_level px), so a model
+    # sees sharp input kept sharp. Measured on the still X4K clip TEST06 it helps little
+    # (-0.58 -> -0.42 dB at 11 ms; models/TRAINING.md), so the shipped recipe leaves it
+    # at 0, which draws nothing: older runs resume identically.
     still_clip_prob: float = 0.0
     still_level: float = 0.3
 
