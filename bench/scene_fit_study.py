@@ -28,6 +28,7 @@ from deblur_ros.core.hardware import hardware_description
 from deblur_ros.core.inference.scene import SceneDeblurrer
 from deblur_ros.core.scoring.evaluation import evaluate_sequence
 from deblur_ros.core.sharpness import select_sharpest
+from deblur_ros.core.synthesis.scene_patches import PatchSpec
 from deblur_ros.core.synthesis.validation import scene_validation_drives
 from deblur_ros.core.training.scene_fitter import FitConfig, SceneFitter, resolve_scene_init
 
@@ -45,13 +46,14 @@ def run(args: argparse.Namespace) -> None:
     drive = scene_validation_drives()[args.drive]
     chosen = select_sharpest(list(drive["blurry"]))
     config = FitConfig(adversarial=args.adversarial, seed=args.seed, lr_schedule=args.schedule,
-                       amp=not args.no_amp)
+                       amp=not args.no_amp, patches=PatchSpec(shake_prob=args.shake))
     fitter = SceneFitter([s.frame for s in chosen], config, init=resolve_scene_init(args.init))
     base = drive_scores(fitter.model, drive, {"psnr"})
     base = {"input": base["input"]["psnr"], "output": base["output"]["psnr"]}
     curve = [{"step": 0, "seconds": 0.0, "psnr": base["output"],
               "probe": fitter.probe_psnr()[1]}]
     record = {"drive": drive["name"], "init": fitter.init_name, "adversarial": args.adversarial,
+              "shake": args.shake,
               "schedule": args.schedule, "budget_s": args.seconds, "amp": fitter.use_amp,
               "selected": [s.index for s in chosen], "input_psnr": base["input"],
               "threads": args.threads, "hardware": hardware_description(torch.device("cpu")),
@@ -121,6 +123,8 @@ def main() -> None:
     r.add_argument("--no-amp", action="store_true", help="fp32 steps (default: bf16 autocast "
                    "where the CPU has native bf16)")
     r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--shake", type=float, default=0.0,
+                   help="share of training crops blurred by tremor-bent kernels")
     r.add_argument("--out", type=Path, required=True)
     p = sub.add_parser("plot")
     p.add_argument("records", nargs="+")

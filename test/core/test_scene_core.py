@@ -17,6 +17,8 @@ from deblur_ros.core.synthesis.kernels import (
     blur_linear_light,
     kernel_size,
     linear_motion_kernel,
+    random_shake_kernel,
+    shake_motion_kernel,
 )
 from deblur_ros.core.synthesis.procedural import dead_leaves
 
@@ -62,6 +64,29 @@ def test_kernel_refuses_bad_lengths_and_sizes():
         linear_motion_kernel(20.0, 0.0, size=9)
     with pytest.raises(ValueError, match="odd"):
         linear_motion_kernel(2.0, 0.0, size=8)
+
+
+def test_shake_kernel_bends_the_streak_and_stays_symmetric_and_centred():
+    """A tremor bend moves weight off the straight line but keeps the kernel point-symmetric
+    (so the sharp target is still the exposure's middle); no bends is the straight kernel."""
+    assert np.array_equal(shake_motion_kernel(9.0, 40.0), linear_motion_kernel(9.0, 40.0))
+    k = shake_motion_kernel(12.0, 0.0, ((2.0, 8.0, 90.0),)).astype(np.float64)
+    assert k.sum() == pytest.approx(1.0, abs=1e-6)
+    assert np.allclose(k, k[::-1, ::-1], atol=1e-7)
+    c = k.shape[0] // 2
+    ys, xs = np.mgrid[: k.shape[0], : k.shape[1]]
+    assert (k * (xs - c)).sum() == pytest.approx(0.0, abs=1e-6)
+    assert (k * (ys - c)).sum() == pytest.approx(0.0, abs=1e-6)
+    across = (k * (ys - c) ** 2).sum()
+    straight = linear_motion_kernel(12.0, 0.0).astype(np.float64)
+    assert across > 1.0 > (straight * (ys[:straight.shape[0], :straight.shape[0]]
+                                       - straight.shape[0] // 2) ** 2).sum()
+    rng = np.random.default_rng(0)
+    for length in (0.0, 0.4, 5.0, 21.0):
+        r = random_shake_kernel(rng, length)
+        assert r.sum() == pytest.approx(1.0, abs=1e-5) and np.allclose(r, r[::-1, ::-1])
+    with pytest.raises(ValueError, match="does not fit"):
+        shake_motion_kernel(10.0, 0.0, ((3.0, 5.0, 90.0),), size=11)
 
 
 def test_gamma_round_trip_and_blur_in_linear_light():

@@ -184,6 +184,34 @@ def test_still_crops_are_blurred_by_at_most_a_pixel_and_off_changes_nothing():
     assert torch.equal(b0, b2) and torch.equal(s0, s2)
 
 
+def test_shake_share_bends_kernels_and_off_changes_nothing():
+    """shake_prob 1: kernels spread across their streak (bent); 0, the default: exactly the
+    draws of the straight-only recipe, so earlier fits and MAML runs stay identical."""
+    from deblur_ros.core.synthesis.kernels import linear_motion_kernel
+    from deblur_ros.core.synthesis.scene_patches import draw_kernel, streak_length
+    from deblur_ros.core.training.meta import MetaConfig
+
+    def thickness(k: np.ndarray) -> float:  # smallest principal variance, px^2
+        ys, xs = np.mgrid[: k.shape[0], : k.shape[1]]
+        pts = np.stack([xs.ravel(), ys.ravel()], 1).astype(np.float64)
+        w = k.ravel().astype(np.float64)
+        mean = (pts * w[:, None]).sum(0)
+        cov = ((pts - mean).T * w) @ (pts - mean)
+        return float(np.linalg.eigvalsh(cov)[0])
+
+    for seed in range(5):
+        a, b = np.random.default_rng(seed), np.random.default_rng(seed)
+        assert np.array_equal(draw_kernel(a, 21.0, 0.0, 0.0),
+                              linear_motion_kernel(streak_length(b, 21.0, 0.0),
+                                                   float(b.uniform(0.0, 180.0))))
+    rng = np.random.default_rng(1)
+    straight = np.mean([thickness(draw_kernel(rng, 21.0, 0.0, 0.0)) for _ in range(30)])
+    bent = np.mean([thickness(draw_kernel(rng, 21.0, 0.0, 1.0)) for _ in range(30)])
+    assert straight < 0.35 and bent > 2 * straight
+    with pytest.raises(ValueError, match="shake"):
+        MetaConfig(shake_prob=1.5)
+
+
 def test_maml_still_kernels_and_warm_start(tmp_path):
     """still_prob makes MAML's kernels nearly sharp (off: the same draws as before the
     option existed, so old runs resume identically); init warm-starts the weights and

@@ -20,7 +20,7 @@ import torch
 from deblur_ros.core.imaging import to_float01
 from deblur_ros.core.sharpness import variance_of_laplacian
 
-from .kernels import blur_with_noise, linear_motion_kernel
+from .kernels import blur_with_noise, linear_motion_kernel, random_shake_kernel
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,9 @@ class PatchSpec:
     # Share of crops blurred by at most 1 px: teaches the net to leave sharp input alone
     # (without them, fits over-sharpen nearly still footage; MODELS.md). Not yet default.
     still_prob: float = 0.0
+    # Share of crops whose streak is bent by tremor (random_shake_kernel) rather than
+    # straight, for hand-held footage. 0 draws nothing: earlier fits stay identical.
+    shake_prob: float = 0.0
     noise_prob: float = 0.8
     shot: tuple[float, float] = (1e-4, 3e-3)  # log-uniform, as the live model's training
     read: tuple[float, float] = (1e-7, 1e-5)
@@ -62,8 +65,7 @@ class ScenePatches:
         """A blurred, noisy, 8-bit-quantised copy of a sharp crop."""
         spec = self.spec
         if kernel is None:
-            kernel = linear_motion_kernel(streak_length(rng, spec.max_kernel, spec.still_prob),
-                                          float(rng.uniform(0.0, 180.0)))
+            kernel = draw_kernel(rng, spec.max_kernel, spec.still_prob, spec.shake_prob)
         shot = read = 0.0
         if rng.random() < spec.noise_prob:
             shot = _log_uniform(rng, *spec.shot)
@@ -100,6 +102,16 @@ def streak_length(rng: np.random.Generator, longest: float, still_prob: float) -
     before the option existed stay bit-identical and resume exactly."""
     still = still_prob > 0 and rng.random() < still_prob
     return float(rng.uniform(0.0, 1.0 if still else longest))
+
+
+def draw_kernel(rng: np.random.Generator, longest: float, still_prob: float,
+                shake_prob: float) -> np.ndarray:
+    """The fit's and MAML's kernel rule: a length by :func:`streak_length`, then a straight
+    streak at a random angle or, with ``shake_prob``, one bent by tremor."""
+    length = streak_length(rng, longest, still_prob)
+    if shake_prob > 0 and rng.random() < shake_prob:
+        return random_shake_kernel(rng, length)
+    return linear_motion_kernel(length, float(rng.uniform(0.0, 180.0)))
 
 
 def to_batch(crops: list[np.ndarray]) -> torch.Tensor:

@@ -27,12 +27,11 @@ from torch.func import functional_call
 from deblur_ros.core.hardware import cpu_has_bf16, hardware_description
 from deblur_ros.core.models.checkpoint import read_checkpoint, save_checkpoint
 from deblur_ros.core.models.unet import UNet, UNetConfig
-from deblur_ros.core.synthesis.kernels import linear_motion_kernel
 from deblur_ros.core.synthesis.photos import TRAIN_SETS, PhotoPool, default_photo_root
 from deblur_ros.core.synthesis.scene_patches import (
     PatchSpec,
     ScenePatches,
-    streak_length,
+    draw_kernel,
     to_batch,
 )
 from deblur_ros.core.training.scene_fitter import tensor_psnr
@@ -61,11 +60,14 @@ class MetaConfig:
     # still drives 44 -> 38 dB before any fit step (MODELS.md). 0 draws nothing, so runs
     # begun without it resume bit-identically.
     still_prob: float = 0.0
+    shake_prob: float = 0.0  # share of kernels bent by tremor (PatchSpec.shake_prob)
     init: str | None = None  # warm start: weights of this U-Net checkpoint, fresh optimiser
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.still_prob <= 1.0:
             raise ValueError(f"--still-prob is a share of kernels, 0..1 (got {self.still_prob})")
+        if not 0.0 <= self.shake_prob <= 1.0:
+            raise ValueError(f"--shake-prob is a share of kernels, 0..1 (got {self.shake_prob})")
 
 
 class MetaTrainer:
@@ -103,9 +105,9 @@ class MetaTrainer:
         scene = ScenePatches([self.pool.sample(rng, s, s)], self.spec,
                              seed=int(rng.integers(2**31)))
         sharp = scene.crops(rng, self.config.crops)
-        kernels = [linear_motion_kernel(streak_length(rng, self.config.max_kernel,
-                                                      self.config.still_prob),
-                                        float(rng.uniform(0, 180))) for _ in range(2)]
+        cfg = self.config
+        kernels = [draw_kernel(rng, cfg.max_kernel, cfg.still_prob, cfg.shake_prob)
+                   for _ in range(2)]
         blurs = [[scene.blur(c, rng, k) for c in sharp] for k in kernels]
         weights = torch.tensor([scene.weight(c) for c in sharp], dtype=torch.float32)
         return to_batch(blurs[0]), to_batch(blurs[1]), to_batch(sharp), weights
