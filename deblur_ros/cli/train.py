@@ -79,7 +79,7 @@ def build_meta_parser() -> argparse.ArgumentParser:
     for name in ("width", "depth", "tasks", "crops", "crop"):
         parser.add_argument(f"--{name}", type=positive_int, default=getattr(d, name),
                             help=f"default {getattr(d, name)}")
-    for name in ("inner-lr", "outer-lr", "max-kernel", "still-prob"):
+    for name in ("inner-lr", "outer-lr", "max-kernel", "still-prob", "shake-prob"):
         parser.add_argument(f"--{name}", type=float, default=getattr(d, name.replace("-", "_")),
                             help=f"default {getattr(d, name.replace('-', '_'))}")
     parser.add_argument("--first-order", action="store_true",
@@ -106,7 +106,8 @@ def main_meta(argv: list[str]) -> int:
                          outer_lr=args.outer_lr, tasks=args.tasks, crops=args.crops,
                          crop=args.crop, max_kernel=args.max_kernel,
                          first_order=args.first_order, seed=args.seed,
-                         photo_root=args.photos, still_prob=args.still_prob, init=args.init)
+                         photo_root=args.photos, still_prob=args.still_prob,
+                         shake_prob=args.shake_prob, init=args.init)
     except ValueError as exc:
         print(f"deblur-ros train: {exc}", file=sys.stderr)
         return 2
