@@ -42,22 +42,13 @@ def linear_motion_kernel(length: float, angle_deg: float, size: int | None = Non
         raise ValueError(f"kernel size must be odd and positive (got {size})")
     if length / 2.0 + 1.0 > size // 2:
         raise ValueError(f"a {length:.1f} px streak does not fit a {size}x{size} kernel")
-    kernel = np.zeros((size, size), np.float64)
     c = size // 2
     n = max(1, math.ceil(length * _SAMPLES_PER_PX / 2.0))
     # Offsets along the streak from -length/2 to +length/2, symmetric about 0.
     s = (np.arange(n) + 0.5) / n * (length / 2.0)
     s = np.concatenate([-s[::-1], s]) if length > 0 else np.zeros(1)
     theta = math.radians(angle_deg)
-    xs = c + s * math.cos(theta)
-    ys = c - s * math.sin(theta)
-    x0, y0 = np.floor(xs).astype(int), np.floor(ys).astype(int)
-    fx, fy = xs - x0, ys - y0
-    for dx, dy, w in ((0, 0, (1 - fx) * (1 - fy)), (1, 0, fx * (1 - fy)),
-                      (0, 1, (1 - fx) * fy), (1, 1, fx * fy)):
-        np.add.at(kernel, (y0 + dy, x0 + dx), w)
-    kernel = (kernel + kernel[::-1, ::-1]) / 2.0  # exact symmetry despite rounding
-    return (kernel / kernel.sum()).astype(np.float32)
+    return _splat(c + s * math.cos(theta), c - s * math.sin(theta), size)
 
 
 def shake_motion_kernel(length: float, angle_deg: float,
@@ -94,6 +85,13 @@ def shake_motion_kernel(length: float, angle_deg: float,
         offset = amplitude * np.sin(omega * t)
         xs = xs + offset * math.cos(phi)
         ys = ys - offset * math.sin(phi)
+    return _splat(xs, ys, size)
+
+
+def _splat(xs: np.ndarray, ys: np.ndarray, size: int) -> np.ndarray:
+    """Path points (mirrored pairs about the centre) splatted bilinearly into a normalised
+    size x size kernel, averaged with its 180-degree turn for exact symmetry despite
+    rounding."""
     kernel = np.zeros((size, size), np.float64)
     x0, y0 = np.floor(xs).astype(int), np.floor(ys).astype(int)
     fx, fy = xs - x0, ys - y0
