@@ -170,6 +170,10 @@ def launch_env(tmp_path_factory):
     if importlib.util.find_spec("composition_interfaces") is None:
         env["PYTHONPATH"] = os.pathsep.join([str(SUPPORT), env.get("PYTHONPATH", "")])
     env["ROS_LOG_DIR"] = str(work / "ros_log")
+    # launch_ros writes each node's parameters to a temp file it never deletes: keep them
+    # in the test's folder, not the machine's /tmp.
+    (work / "tmp").mkdir(exist_ok=True)
+    env["TMPDIR"] = str(work / "tmp")
     env["PYTHONUNBUFFERED"] = "1"
     # conftest.py has put this run's private domain in os.environ; make sure it carries.
     for key in ("ROS_DOMAIN_ID", "ROS_AUTOMATIC_DISCOVERY_RANGE"):
