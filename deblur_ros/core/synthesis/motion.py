@@ -14,7 +14,7 @@ iterations. Real 240 fps footage averaged GoPro-style has streaks of roughly 5 t
 * sub-frames are at most ~1 px apart along the path (up to 48 per exposure; bilinear
   warps leave no ghost copies), averaged in linear light;
 * a vehicle profile adds zoom (radial blur growing towards the edges, a dashcam's) and a
-  hand-held profile adds in-plane rotation and tremor (bent streaks);
+  hand-held profile adds in-plane rotation and 4-12 Hz tremor (gently curved streaks);
 * up to two independently moving objects (cut-outs of other photos) with their own speed;
 * saturated highlights (linear values above 1 before averaging, clipped after, as a sensor
   clips lamp streaks) in a share of clips;
@@ -71,6 +71,13 @@ class MotionSpec:
     # Off for the live model's recipe and validation set (their figures were taken so);
     # on for the scene drives, whose windows must each hold a nearly sharp frame.
     tremor_follows_speed: bool = False
+    # Physiological hand tremor is 4-12 Hz; the path's time unit is one frame interval, so
+    # the frequency becomes 2 pi f / frame_rate radians per frame: 0.84-2.5 at 30 fps, a
+    # gentle curve over one exposure. Until 2026-11-22 the code drew 4-12 rad per frame
+    # (19-57 Hz at 30 fps), which bent streaks into S-shapes real footage does not show
+    # (MODELS.md: bent kernels cost a scene fit 0.1-0.25 dB on every real X4K drive).
+    tremor_hz: tuple[float, float] = (4.0, 12.0)
+    frame_rate: float = 30.0
     # Share of clips whose camera is nearly still (level below still_level px), so a model
     # sees sharp input kept sharp. Measured on the still X4K clip TEST06 it helps little
     # (-0.58 -> -0.42 dB at 11 ms; models/TRAINING.md), so the shipped recipe leaves it
@@ -87,6 +94,10 @@ class MotionSpec:
         if not 0.0 <= self.still_clip_prob <= 1.0 or self.still_level < 0:
             raise ValueError(f"still clip share must be in [0, 1] and its level >= 0, got "
                              f"{self.still_clip_prob} and {self.still_level}")
+        lo, hi = self.tremor_hz
+        if not (0 < lo <= hi and self.frame_rate > 0):
+            raise ValueError(f"tremor must be 0 < lo <= hi Hz at a frame rate > 0, got "
+                             f"{self.tremor_hz} Hz at {self.frame_rate} fps")
         if self.profile is not None and self.profile not in PROFILES:
             raise ValueError(f"unknown motion profile {self.profile!r}; "
                              f"valid profiles: {', '.join(PROFILES)}")
@@ -295,7 +306,8 @@ def render_motion_clip(photo: np.ndarray, spec: MotionSpec, rng: np.random.Gener
     if profile == "handheld" and rng.random() < 0.5:
         amp = rng.uniform(0.0, 0.15) * level * rng.uniform(0.5, 1.0, 2)
         per_frame = stillness if spec.tremor_follows_speed else np.ones_like(stillness)
-        tremor = (amp * rng.choice([-1.0, 1.0], 2), rng.uniform(4.0, 12.0, 2), per_frame)
+        omega = 2.0 * np.pi * rng.uniform(*spec.tremor_hz, 2) / spec.frame_rate
+        tremor = (amp * rng.choice([-1.0, 1.0], 2), omega, per_frame)
     objects = []
     if source is not None and rng.random() < spec.object_prob:
         for _ in range(int(rng.integers(1, spec.max_objects + 1))):
