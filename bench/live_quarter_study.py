@@ -38,7 +38,7 @@ from deblur_ros.core.models.strcnn_dtb import (
 class QuarterStrcnn(StrcnnDtb):
     """STRCNN+DTB with the encoder, blending and decoder at quarter resolution, 2x width."""
 
-    def __init__(self, config: StrcnnConfig = StrcnnConfig()) -> None:
+    def __init__(self, config: StrcnnConfig) -> None:
         super().__init__(config)
         c, c2 = config.width, 2 * config.width
         self.down2 = nn.Conv2d(c, c2, 3, stride=2, padding=1)
