@@ -83,6 +83,7 @@ registry.ARCHITECTURES["strcnn_quarter"] = registry.Architecture(
 
 
 def train(args: argparse.Namespace) -> None:
+    from deblur_ros.core.models.checkpoint import CheckpointError
     from deblur_ros.core.training import live_trainer
 
     torch.set_num_threads(args.threads)
@@ -90,7 +91,10 @@ def train(args: argparse.Namespace) -> None:
         live_trainer.StrcnnDtb = QuarterStrcnn  # the trainer builds its network by this name
     cfg = live_trainer.LiveTrainConfig(iterations=args.iterations, workers=1, lr=args.lr,
                                        extra={"variant": args.variant})
-    live_trainer.train_live(cfg, args.out)
+    try:
+        live_trainer.train_live(cfg, args.out)
+    except CheckpointError as exc:  # the export reloads the run as a shipped live model
+        print(f"trained; {args.out}/best.pt is the run's result (not exported: {exc})")
 
 
 def score(args: argparse.Namespace) -> None:
