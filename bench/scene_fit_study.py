@@ -46,6 +46,7 @@ def run(args: argparse.Namespace) -> None:
     drive = scene_validation_drives()[args.drive]
     chosen = select_sharpest(list(drive["blurry"]))
     config = FitConfig(adversarial=args.adversarial, seed=args.seed, lr_schedule=args.schedule,
+                       lr=args.lr,
                        amp=not args.no_amp, patches=PatchSpec(shake_prob=args.shake,
                                                 max_kernel=args.max_kernel))
     fitter = SceneFitter([s.frame for s in chosen], config, init=resolve_scene_init(args.init))
@@ -54,7 +55,7 @@ def run(args: argparse.Namespace) -> None:
     curve = [{"step": 0, "seconds": 0.0, "psnr": base["output"],
               "probe": fitter.probe_psnr()[1]}]
     record = {"drive": drive["name"], "init": fitter.init_name, "adversarial": args.adversarial,
-              "shake": args.shake, "max_kernel": args.max_kernel,
+              "shake": args.shake, "max_kernel": args.max_kernel, "lr": args.lr,
               "schedule": args.schedule, "budget_s": args.seconds, "amp": fitter.use_amp,
               "selected": [s.index for s in chosen], "input_psnr": base["input"],
               "threads": args.threads, "hardware": hardware_description(torch.device("cpu")),
@@ -126,6 +127,7 @@ def main() -> None:
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--shake", type=float, default=0.0,
                    help="share of training crops blurred by tremor-bent kernels")
+    r.add_argument("--lr", type=float, default=FitConfig.lr, help="peak learning rate")
     r.add_argument("--max-kernel", type=float, default=PatchSpec.max_kernel,
                    help="longest fit kernel p (px)")
     r.add_argument("--out", type=Path, required=True)
