@@ -45,10 +45,9 @@ def run(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)
     drive = scene_validation_drives()[args.drive]
     chosen = select_sharpest(list(drive["blurry"]))
+    patches = PatchSpec(shake_prob=args.shake, max_kernel=args.max_kernel)
     config = FitConfig(adversarial=args.adversarial, seed=args.seed, lr_schedule=args.schedule,
-                       lr=args.lr,
-                       amp=not args.no_amp, patches=PatchSpec(shake_prob=args.shake,
-                                                max_kernel=args.max_kernel))
+                       lr=args.lr, amp=not args.no_amp, patches=patches)
     fitter = SceneFitter([s.frame for s in chosen], config, init=resolve_scene_init(args.init))
     base = drive_scores(fitter.model, drive, {"psnr"})
     base = {"input": base["input"]["psnr"], "output": base["output"]["psnr"]}
