@@ -25,8 +25,9 @@ import numpy as np
 import torch
 
 from deblur_ros.core.hardware import hardware_description
-from deblur_ros.core.inference.scene import SceneDeblurrer
+from deblur_ros.core.inference.scene import SceneDeblurrer, sharpness_gate
 from deblur_ros.core.scoring.evaluation import evaluate_sequence
+from deblur_ros.core.scoring.metrics import psnr
 from deblur_ros.core.sharpness import select_sharpest
 from deblur_ros.core.synthesis.scene_patches import PatchSpec
 from deblur_ros.core.synthesis.validation import scene_validation_drives
@@ -41,20 +42,46 @@ def drive_scores(model: torch.nn.Module, drive: dict, figures: set[str]) -> dict
     return result.scores.summary()
 
 
+STREAK_BINS = (0.0, 2.0, 6.0, 12.0, 21.0, 40.0, float("inf"))
+
+
+def per_streak(model: torch.nn.Module, drive: dict, gated: bool) -> list[dict]:
+    """Drive PSNR of input and output grouped by each frame's own streak (px): where the
+    fit's gain goes."""
+    model.eval()
+    deblurrer = SceneDeblurrer(model, gate=sharpness_gate(gated))
+    rows = [(s, psnr(b, t), psnr(deblurrer.deblur(b), t))
+            for b, t, s in zip(drive["blurry"], drive["sharp"], drive["streaks"])]
+    model.train()
+    out = []
+    for lo, hi in zip(STREAK_BINS[:-1], STREAK_BINS[1:]):
+        sel = [r for r in rows if lo <= r[0] < hi]
+        if sel:
+            out.append({"streak": [lo, hi], "frames": len(sel),
+                        "input": round(float(np.mean([r[1] for r in sel])), 3),
+                        "output": round(float(np.mean([r[2] for r in sel])), 3)})
+    return out
+
+
 def run(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)
     drive = scene_validation_drives()[args.drive]
     chosen = select_sharpest(list(drive["blurry"]))
-    patches = PatchSpec(shake_prob=args.shake, max_kernel=args.max_kernel)
+    patches = PatchSpec(shake_prob=args.shake, max_kernel=args.max_kernel, batch=args.batch,
+                        crop=args.crop, long_prob=args.long_prob, long_kernel=args.long_kernel)
+    init = resolve_scene_init(args.init)
     config = FitConfig(adversarial=args.adversarial, seed=args.seed, lr_schedule=args.schedule,
-                       lr=args.lr, amp=not args.no_amp, patches=patches)
-    fitter = SceneFitter([s.frame for s in chosen], config, init=resolve_scene_init(args.init))
+                       lr=args.lr, amp=not args.no_amp, patches=patches,
+                       width=args.width or FitConfig.width)
+    fitter = SceneFitter([s.frame for s in chosen], config, init=init)
     base = drive_scores(fitter.model, drive, {"psnr"})
     base = {"input": base["input"]["psnr"], "output": base["output"]["psnr"]}
     curve = [{"step": 0, "seconds": 0.0, "psnr": base["output"],
               "probe": fitter.probe_psnr()[1]}]
     record = {"drive": drive["name"], "init": fitter.init_name, "adversarial": args.adversarial,
               "shake": args.shake, "max_kernel": args.max_kernel, "lr": args.lr,
+              "width": fitter.model.config.width, "batch": args.batch, "crop": args.crop,
+              "long_prob": args.long_prob, "long_kernel": args.long_kernel,
               "schedule": args.schedule, "budget_s": args.seconds, "amp": fitter.use_amp,
               "selected": [s.index for s in chosen], "input_psnr": base["input"],
               "threads": args.threads, "hardware": hardware_description(torch.device("cpu")),
@@ -76,6 +103,11 @@ def run(args: argparse.Namespace) -> None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(record, indent=1))
     record["final"] = drive_scores(fitter.model, drive, {"psnr", "ssim", "ewarp"})
+    record["per_streak"] = {"ungated": per_streak(fitter.model, drive, False),
+                            "gated": per_streak(fitter.model, drive, True)}
+    gated = record["per_streak"]["gated"]
+    record["gated_psnr"] = round(sum(b["output"] * b["frames"] for b in gated)
+                                 / sum(b["frames"] for b in gated), 3)
     args.out.write_text(json.dumps(record, indent=1))
 
 
@@ -129,6 +161,13 @@ def main() -> None:
     r.add_argument("--lr", type=float, default=FitConfig.lr, help="peak learning rate")
     r.add_argument("--max-kernel", type=float, default=PatchSpec.max_kernel,
                    help="longest fit kernel p (px)")
+    r.add_argument("--width", type=int, default=0,
+                   help="U-Net width; a narrower init is widened (function-preserving)")
+    r.add_argument("--batch", type=int, default=PatchSpec.batch)
+    r.add_argument("--crop", type=int, default=PatchSpec.crop)
+    r.add_argument("--long-prob", type=float, default=0.0,
+                   help="share of crops blurred by (max-kernel, long-kernel) px")
+    r.add_argument("--long-kernel", type=float, default=PatchSpec.long_kernel)
     r.add_argument("--out", type=Path, required=True)
     p = sub.add_parser("plot")
     p.add_argument("records", nargs="+")

@@ -133,6 +133,39 @@ def test_fitted_scene_model_saves_and_loads(tmp_path):
     assert meta["iterations"] == 20 and meta["hardware"]
 
 
+def test_a_narrower_init_is_widened_to_the_same_function_and_then_learns(tmp_path):
+    """A width-8 init in a width-12 fit: step 0 deblurs exactly as the init does (the new
+    units are read by nothing yet), the saved fit is width 12, and the new units' weights
+    move in the first steps (they get a gradient); a narrower fit than its init is not
+    asked for, so the init keeps its own width."""
+    from deblur_ros.core.models.checkpoint import save_checkpoint
+    from deblur_ros.core.models.unet import UNet, UNetConfig, widened
+
+    torch.manual_seed(1)
+    small = UNet(UNetConfig(8, 2))
+    for p in small.tail.parameters():  # an init that is not the identity
+        torch.nn.init.normal_(p, std=0.05)
+    init = save_checkpoint(tmp_path / "init.pt", small)
+    blurry, _ = _drive(20)
+    cfg = FitConfig(**{**SMALL.__dict__, "width": 12, "amp": False})
+    fitter = SceneFitter(blurry[:2], cfg, init=init)
+    assert fitter.model.config.width == 12 and "widened to 12" in fitter.init_name
+    frame = blurry[5]
+    assert np.abs(SceneDeblurrer(fitter.model).deblur(frame).astype(int)
+                  - SceneDeblurrer(small).deblur(frame).astype(int)).max() <= 1
+    new_rows = fitter.model.head.conv1.weight[8:].detach().clone()
+    read_by_old = fitter.model.head.conv2.weight[:8, 8:].detach().clone()
+    assert torch.count_nonzero(read_by_old) == 0
+    for _ in range(5):  # plain steps: fit() would hand back its best probe, step 0's
+        fitter.step(0.5)
+    assert not torch.equal(fitter.model.head.conv2.weight[:8, 8:], read_by_old)
+    assert not torch.equal(fitter.model.head.conv1.weight[8:], new_rows)
+    narrower = FitConfig(**{**SMALL.__dict__, "width": 4})
+    assert SceneFitter(blurry[:2], narrower, init=init).model.config.width == 8
+    with pytest.raises(ValueError, match="cannot narrow"):
+        widened(small, 4)
+
+
 def test_fit_refuses_no_frames_and_a_live_model_as_init(tmp_path):
     with pytest.raises(ValueError, match="no sharp frames"):
         SceneFitter([], SMALL)
@@ -210,6 +243,21 @@ def test_shake_share_bends_kernels_and_off_changes_nothing():
     assert straight < 0.35 and bent > 2 * straight
     with pytest.raises(ValueError, match="shake"):
         MetaConfig(shake_prob=1.5)
+
+
+def test_long_kernel_share_draws_beyond_p_and_off_changes_nothing():
+    """long_prob 1: every streak from (p, long_kernel); 0.5: about half; 0 (the default):
+    exactly the draws of the recipe without the option."""
+    from deblur_ros.core.synthesis.scene_patches import streak_length
+
+    rng = np.random.default_rng(0)
+    long = [streak_length(rng, 21.0, 0.0, 1.0, 35.0) for _ in range(200)]
+    assert min(long) >= 21.0 and max(long) <= 35.0 and max(long) > 33.0
+    half = [streak_length(rng, 21.0, 0.0, 0.5, 35.0) for _ in range(400)]
+    assert 0.4 < np.mean(np.array(half) > 21.0) < 0.6
+    a, b = np.random.default_rng(3), np.random.default_rng(3)
+    assert [streak_length(a, 21.0, 0.0, 0.0, 35.0) for _ in range(20)] == \
+        [float(b.uniform(0.0, 21.0)) for _ in range(20)]
 
 
 def test_maml_still_kernels_and_warm_start(tmp_path):

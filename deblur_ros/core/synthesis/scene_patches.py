@@ -36,6 +36,13 @@ class PatchSpec:
     # -0.12 to -0.25 dB on the real X4K drives, whose blur is nearly straight; so off,
     # which draws nothing and keeps earlier fits identical.
     shake_prob: float = 0.0
+    # Share of crops whose streak is drawn from (max_kernel, long_kernel) instead: the
+    # drives' blurriest frames lie beyond p, where the fit gained little. Measured at 0.2
+    # (MODELS.md, "Width and long kernels"): 21-40 px frames +3.3 instead of +0.7 dB, at a
+    # cost to mid-blur frames that a wider U-Net pays back (p = 31 for all crops was worse).
+    # 0 draws nothing, so fits made before the option existed stay identical.
+    long_prob: float = 0.2
+    long_kernel: float = 35.0
     noise_prob: float = 0.8
     shot: tuple[float, float] = (1e-4, 3e-3)  # log-uniform, as the live model's training
     read: tuple[float, float] = (1e-7, 1e-5)
@@ -67,7 +74,8 @@ class ScenePatches:
         """A blurred, noisy, 8-bit-quantised copy of a sharp crop."""
         spec = self.spec
         if kernel is None:
-            kernel = draw_kernel(rng, spec.max_kernel, spec.still_prob, spec.shake_prob)
+            kernel = draw_kernel(rng, spec.max_kernel, spec.still_prob, spec.shake_prob,
+                                 spec.long_prob, spec.long_kernel)
         shot = read = 0.0
         if rng.random() < spec.noise_prob:
             shot = _log_uniform(rng, *spec.shot)
@@ -98,19 +106,24 @@ class ScenePatches:
         return variance_of_laplacian(sharp) / self.norm
 
 
-def streak_length(rng: np.random.Generator, longest: float, still_prob: float) -> float:
-    """A kernel length from (0, longest) px, or with ``still_prob`` from (0, 1) px (the fit
-    and MAML share the rule). No draw at all when ``still_prob`` is 0, so runs that began
-    before the option existed stay bit-identical and resume exactly."""
+def streak_length(rng: np.random.Generator, longest: float, still_prob: float,
+                  long_prob: float = 0.0, long_kernel: float = 35.0) -> float:
+    """A kernel length from (0, longest) px, or with ``still_prob`` from (0, 1) px, or with
+    ``long_prob`` from (longest, long_kernel) px (the fit and MAML share the rule). No draw
+    at all for an option at 0, so runs that began before it existed stay bit-identical and
+    resume exactly."""
     still = still_prob > 0 and rng.random() < still_prob
+    if not still and long_prob > 0 and rng.random() < long_prob:
+        return float(rng.uniform(longest, max(longest, long_kernel)))
     return float(rng.uniform(0.0, 1.0 if still else longest))
 
 
 def draw_kernel(rng: np.random.Generator, longest: float, still_prob: float,
-                shake_prob: float) -> np.ndarray:
+                shake_prob: float, long_prob: float = 0.0,
+                long_kernel: float = 35.0) -> np.ndarray:
     """The fit's and MAML's kernel rule: a length by :func:`streak_length`, then a straight
     streak at a random angle or, with ``shake_prob``, one bent by tremor."""
-    length = streak_length(rng, longest, still_prob)
+    length = streak_length(rng, longest, still_prob, long_prob, long_kernel)
     if shake_prob > 0 and rng.random() < shake_prob:
         return random_shake_kernel(rng, length)
     return linear_motion_kernel(length, float(rng.uniform(0.0, 180.0)))
