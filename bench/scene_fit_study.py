@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> None:
     init = resolve_scene_init(args.init)
     config = FitConfig(adversarial=args.adversarial, seed=args.seed, lr_schedule=args.schedule,
                        lr=args.lr, amp=not args.no_amp, patches=patches,
-                       width=args.width or FitConfig.width)
+                       width=args.width)
     fitter = SceneFitter([s.frame for s in chosen], config, init=init)
     base = drive_scores(fitter.model, drive, {"psnr"})
     base = {"input": base["input"]["psnr"], "output": base["output"]["psnr"]}
@@ -161,11 +161,11 @@ def main() -> None:
     r.add_argument("--lr", type=float, default=FitConfig.lr, help="peak learning rate")
     r.add_argument("--max-kernel", type=float, default=PatchSpec.max_kernel,
                    help="longest fit kernel p (px)")
-    r.add_argument("--width", type=int, default=0,
+    r.add_argument("--width", type=int, default=FitConfig.width,
                    help="U-Net width; a narrower init is widened (function-preserving)")
     r.add_argument("--batch", type=int, default=PatchSpec.batch)
     r.add_argument("--crop", type=int, default=PatchSpec.crop)
-    r.add_argument("--long-prob", type=float, default=0.0,
+    r.add_argument("--long-prob", type=float, default=PatchSpec.long_prob,
                    help="share of crops blurred by (max-kernel, long-kernel) px")
     r.add_argument("--long-kernel", type=float, default=PatchSpec.long_kernel)
     r.add_argument("--out", type=Path, required=True)

@@ -91,7 +91,6 @@ class UNet(nn.Module):
         return out[..., :h, :w]
 
 
-
 def widened(model: UNet, width: int) -> UNet:
     """A U-Net of ``width`` that computes exactly what ``model`` computes.
 

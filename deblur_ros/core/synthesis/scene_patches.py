@@ -40,7 +40,7 @@ class PatchSpec:
     # drives' blurriest frames lie beyond p, where the fit gained little. Measured at 0.2
     # (MODELS.md, "Width and long kernels"): 21-40 px frames +3.3 instead of +0.7 dB, at a
     # cost to mid-blur frames that a wider U-Net pays back (p = 31 for all crops was worse).
-    # 0 draws nothing, so fits made before the option existed stay identical.
+    # At 0 it draws nothing: the fits made before 2026-12-03 repeat exactly with 0.
     long_prob: float = 0.2
     long_kernel: float = 35.0
     noise_prob: float = 0.8

@@ -41,7 +41,7 @@ class FitConfig:
     # Width 32 (2.7 M parameters), widened from the width-16 MAML init: on the validation
     # drives, 3,000 steps with long kernels gave 30.05 dB at width 32 against 29.84 at
     # 24 (MODELS.md, "Width and long kernels"); a step costs 0.16 s against 0.07 s at 16
-    # on 1 thread of the Xeon (AMX), so the 600 s budget still buys ~3,700 steps.
+    # on 1 thread of the Xeon (AMX), and the 600 s budget bought 3,036-3,357 steps there.
     width: int = 32
     depth: int = 3
     lr: float = 1e-3
