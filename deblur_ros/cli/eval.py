@@ -266,6 +266,9 @@ def main(argv: list[str]) -> int:
             results.append(evaluate_sequence(deblurrer, frames, sharp, name,
                                              keep=_picks(args, count),
                                              sharp_may_be_longer=args.max_frames is not None))
+            if frames.disable:  # no terminal, no bar: one line per sequence for a log
+                print(f"eval {name}: {results[-1].frames} frames at "
+                      f"{results[-1].fps:.1f} fps", file=sys.stderr, flush=True)
     except (FrameSourceError, ValueError, CheckpointError) as exc:
         print(f"deblur-ros eval: {exc}", file=sys.stderr)
         return 2

@@ -198,6 +198,10 @@ def test_eval_scene_saves_its_fit_and_the_saved_model_scores_the_same(clip_dirs,
                        "--save-scene", str(saved), "--json", str(first)]) == 0
     (model,) = saved.glob("*.pt")
     assert model.name == "blur.pt"
+    # Not a terminal: the fit still says it started and how it ended, for a log.
+    log = capsys.readouterr().err
+    assert "fit blur: " in log and " frames selected of " in log and "budget 12 steps" in log
+    assert "stopped (iterations) after 12 steps" in log and "eval blur: " in log
     report = tmp_path / "report"
     assert deblur_ros(["eval", "--blur", blur, "--sharp", sharp, "--model", str(model),
                        "--window", "3", "--json", str(second), "--report", str(report),
