@@ -17,7 +17,8 @@ one). ``choose`` grid-searches the gate's three numbers on the first set of reco
 (mean PSNR over all frames) and reports them, the ungated output and the input, on those
 and on the ``--check`` records, which were not used to choose. ``score`` scores the saved
 fits with a gate (``shipped``, ``off`` or ``FULL_BELOW,KEEP_ABOVE,FLOOR``) on every
-figure ``deblur-ros eval`` reports (E_warp included), without fitting again:
+figure ``deblur-ros eval`` reports (E_warp included), without fitting again (a fourth
+number sets the gate's look-ahead, ``after``; 0 is the causal gate of before 2026-12-03):
 
     python bench/scene_gate_study.py score --fits FITS --dataset DRIVES --window 4 \
         --gate shipped --json bench/scene_study/x4k_drive/gated.json
@@ -152,7 +153,9 @@ def cmd_score(args: argparse.Namespace) -> None:
     elif args.gate == "shipped":
         gate = SharpnessGate(args.window)
     else:
-        gate = SharpnessGate(args.window, *(float(x) for x in args.gate.split(",")))
+        values = args.gate.split(",")  # FULL_BELOW,KEEP_ABOVE,FLOOR[,AFTER]
+        gate = SharpnessGate(args.window, *(float(x) for x in values[:3]),
+                             *(int(x) for x in values[3:4]))
     results = []
     for name, blurry, sharp in _sequences(args):
         fit = args.fits / f"{name}.pt"

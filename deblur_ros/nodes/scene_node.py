@@ -484,16 +484,34 @@ class SceneNode(LifecycleNode):
         spool, done = self.spool, 0
         # Its own stream: the gate compares each spooled frame with the drive's frames
         # before it, not with the new frames deblurred meanwhile.
+        # A recorded drive can wait for the frames after each one: the gate looks ahead.
         stream = self.deblurrer.new_stream() if self.deblurrer is not None else None
         try:
-            for i in range(count):
-                if self._stop_republish.is_set() or spool is None or spool is not self.spool:
+            for i in range(count + 1):
+                if self._stop_republish.is_set() or spool is None or spool is not self.spool \
+                        or stream is None:
                     break
-                msg = deserialize_message(spool.read(i), Image)
-                if not self._output(msg, deblurrer=stream):
+                if i == count:
+                    outputs = stream.flush()
+                else:
+                    msg = deserialize_message(spool.read(i), Image)
+                    try:
+                        decoded = decode_image(msg)
+                    except (UnsupportedEncodingError, MalformedImageError) as exc:
+                        self._warn("reject", str(exc))
+                        done += 1
+                        continue
+                    outputs = stream.push(decoded.rgb, i, (msg, decoded))
+                published = 0
+                for out in outputs:
+                    msg_out, decoded_out = out.payload
+                    if not self._publish(msg_out, decoded_out, out.frame):
+                        break
+                    published += 1
+                if published < len(outputs):
                     break
-                done += 1
-                self.republished += 1
+                done += published
+                self.republished += published
         except Exception as exc:  # noqa: BLE001 - the node carries on without it
             self._warn("republish", f"republishing the drive stopped: {exc}")
         if done < count and self._stop_republish.is_set():
@@ -514,10 +532,16 @@ class SceneNode(LifecycleNode):
             return False
         try:
             decoded = decode_image(msg) if decoded is None else decoded
-            frame = deblurrer.deblur(decoded.rgb)
+            frame = deblurrer.deblur(decoded.rgb)  # causal: a live frame cannot wait
         except (UnsupportedEncodingError, MalformedImageError) as exc:
             self._warn("reject", str(exc))
             return True
+        return self._publish(msg, decoded, frame)
+
+    def _publish(self, msg: Image, decoded: DecodedImage, frame: Any) -> bool:
+        image_pub, info_pub = self._image_pub, self._info_pub
+        if image_pub is None or info_pub is None:
+            return False
         out = encode_image(frame, decoded.alpha, msg.encoding, msg.header)
         info = self._camera_info
         if info is not None:

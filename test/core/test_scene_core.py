@@ -230,3 +230,42 @@ def test_gated_scene_model_leaves_sharp_frames_mostly_alone_and_deblurs_blurry_o
     for _ in range(2):
         gated.deblur(blurry)
     assert gated.last_alpha == pytest.approx(0.25)
+
+
+def test_gate_looks_ahead_in_a_stream_that_can_wait_and_stays_causal_frame_by_frame():
+    """A blurry frame before a sharp one: frame by frame (the sidecar's live path) it is
+    the sharpest it has seen and passes unchanged; pushed into a stream, it waits for the
+    ``after`` frames behind it, finds the sharp one and gets all of the model's output."""
+    from deblur_ros.core.inference.scene import SceneDeblurrer, SharpnessGate, sharpness_gate
+
+    model = UNet(UNetConfig(4, 2))
+    torch.nn.init.constant_(model.tail.bias, 0.2)
+    sharp = (_scene() // 2).astype(np.uint8)
+    blurry = _blurred(sharp, 15.0)
+    shift = lambda out, src: float((out.astype(np.float32) - src).mean()) / 255  # noqa: E731
+    assert sharpness_gate(True, 5).after == 5 and SharpnessGate(window=3).after == 3
+    with pytest.raises(ValueError, match="after >= 0"):
+        SharpnessGate(after=-1)
+
+    causal = SceneDeblurrer(model, gate=SharpnessGate(window=3, after=2))
+    assert np.array_equal(causal.deblur(blurry), blurry)
+
+    stream = SceneDeblurrer(model, gate=SharpnessGate(window=3, after=2))
+    assert stream.lookahead == 2
+    assert stream.push(blurry, 10, "a") == [] and stream.push(sharp, 20, "b") == []
+    assert stream.pending == 2
+    (first,) = stream.push(sharp, 30, "c")  # the blurry frame has its two frames ahead
+    assert (first.stamp, first.payload) == (10, "a")
+    assert shift(first.frame, blurry) == pytest.approx(0.2, abs=3e-3)
+    rest = stream.flush()
+    assert [o.stamp for o in rest] == [20, 30] and stream.pending == 0
+    assert all(np.array_equal(o.frame, sharp) for o in rest)  # the sharpest: unchanged
+    # A whole sequence through process() is the same as push + flush.
+    again = SceneDeblurrer(model, gate=SharpnessGate(window=3, after=2))
+    frames = again.process([blurry, sharp, sharp])
+    assert np.array_equal(frames[0], first.frame) and np.array_equal(frames[2], sharp)
+    # Without a gate nothing is held.
+    assert len(SceneDeblurrer(model).push(blurry, 1)) == 1
+    stream.push(blurry, 40)
+    stream.reset()
+    assert stream.pending == 0
