@@ -184,6 +184,9 @@ def main(argv: list[str]) -> int:
                         help="torch (default: the reference), openvino, onnxruntime, cuda or "
                              "auto: score the backend a node would run")
     parser.add_argument("--precision", default="fp32", help="fp32 (default), bf16, fp16, auto")
+    parser.add_argument("--deadzone", type=float, default=0.0,
+                        help="live model: soft-threshold its residual by this many grey "
+                             "levels of 255 (default 0: off; 0.5 keeps still footage clean)")
     parser.add_argument("--max-frames", type=positive_int, default=None,
                         help="stop after this many frames (--blur only)")
     parser.add_argument("--val-photos", type=positive_int, default=24,
@@ -245,7 +248,7 @@ def main(argv: list[str]) -> int:
                 parser.error("--window goes with --model scene or a saved scene model")
             else:
                 deblurrer = StreamingDeblurrer.from_checkpoint(
-                    path, args.device, args.backend, args.precision)
+                    path, args.device, args.backend, args.precision, deadzone=args.deadzone)
         except (CheckpointError, ValueError, BackendUnavailableError) as exc:
             print(f"deblur-ros eval: {exc}", file=sys.stderr)
             return 2

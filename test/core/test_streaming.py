@@ -142,3 +142,24 @@ def test_window_rule_stands_the_nearest_frame_in_at_both_ends():
     assert window_indices(0, 1, past=1, lookahead=0) == [0, 0]
     with pytest.raises(IndexError):
         window_indices(5, 5, past=1, lookahead=1)
+
+
+def test_deadzone_shrinks_the_residual_by_its_grey_levels_and_nothing_else():
+    clip = [0.25 + 0.5 * f for f in frames(5)]  # away from 0 and 1, where outputs clip
+    plain = make_stream().process(clip)
+    cored = make_stream()  # the same seeded weights
+    cored.deadzone = 2.0
+    out = cored.process(clip)
+    for inp, a, b in zip(clip, plain, out):
+        residual = a - inp
+        expected = inp + np.sign(residual) * np.maximum(np.abs(residual) - 2.0 / 255.0, 0.0)
+        np.testing.assert_allclose(b, expected, atol=1e-5)
+    # the dead zone does something here: some residuals were smaller than it, some larger
+    small = np.abs(np.stack(plain) - np.stack(clip)) < 2.0 / 255.0
+    assert small.any() and (~small).any()
+
+
+def test_deadzone_out_of_range_is_refused_with_its_value():
+    model = StrcnnDtb(StrcnnConfig(width=4, lookahead=1))
+    with pytest.raises(ValueError, match="deadzone must be 0..255 grey levels"):
+        StreamingDeblurrer(model, deadzone=-1.0)

@@ -88,9 +88,16 @@ class StreamingDeblurrer:
 
     def __init__(self, model: StrcnnDtb, device: torch.device | str = "cpu",
                  name: str | None = None, backend: str = "torch", precision: str = "fp32",
-                 threads: int = 0) -> None:
+                 threads: int = 0, deadzone: float = 0.0) -> None:
         """``backend``/``precision`` pick the runner (see :mod:`runners`); the default,
-        PyTorch fp32, is the reference every other backend is tested against."""
+        PyTorch fp32, is the reference every other backend is tested against.
+
+        ``deadzone`` (grey levels of 255) soft-thresholds the network's residual after
+        every backend: on still footage the residual is sub-grey-level noise, not
+        deblurring (``bench/live_coring_study.py``, MODELS.md)."""
+        if not 0.0 <= deadzone < 255.0:
+            raise ValueError(f"deadzone must be 0..255 grey levels (got {deadzone})")
+        self.deadzone = float(deadzone)
         self.runner = make_runner(model, backend, precision, device, threads)
         self.device = self.runner.device
         self.config = model.config
@@ -108,11 +115,11 @@ class StreamingDeblurrer:
     @classmethod
     def from_checkpoint(cls, path: str | os.PathLike, device: str = "auto",
                         backend: str = "torch", precision: str = "fp32",
-                        threads: int = 0) -> StreamingDeblurrer:
+                        threads: int = 0, deadzone: float = 0.0) -> StreamingDeblurrer:
         dev = select_device(device)
         model, metadata = load_model(path, dev)
         return cls(model, dev, name=metadata.get("name"), backend=backend,
-                   precision=precision, threads=threads)
+                   precision=precision, threads=threads, deadzone=deadzone)
 
     @property
     def lookahead(self) -> int:
@@ -194,6 +201,11 @@ class StreamingDeblurrer:
         if self._state is None:
             self._state = self.runner.initial_state(window)
         sharp, self._state = self.runner.step(window, self._state)
+        if self.deadzone > 0.0:
+            centre = window[:, cfg.past].to(sharp.device, torch.float32)
+            residual = sharp.float() - centre
+            shrunk = (residual.abs() - self.deadzone / 255.0).clamp_min(0.0)
+            sharp = centre + residual.sign() * shrunk
         h, w = target.shape[0], target.shape[1]
         frame = from_chw(sharp[0, :, :h, :w], target.shape, target.dtype)
         return StreamOutput(target.stamp, frame, target.payload)
