@@ -3,6 +3,7 @@ it (runs of hours are stopped by a service manager or a shell, not only by Ctrl-
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -47,3 +48,38 @@ def test_sigterm_stops_scene_meta_cleanly_and_the_same_command_resumes(tmp_path)
     exported = out / "unet-w4-d2-maml.pt"
     assert exported.exists()
     assert torch.load(exported, weights_only=True)["architecture"] == "unet"
+
+
+def test_sigterm_to_the_process_group_stops_train_live_cleanly(tmp_path):
+    """A service manager or ``timeout`` signals the whole process group, loader workers
+    included: a worker that died first used to turn the trainer's clean stop into a
+    RuntimeError traceback that lost every step since the last save."""
+    out = tmp_path / "run"
+    (tmp_path / "photos").mkdir()  # empty: procedural images, no ../shared needed
+    cmd = [sys.executable, "-m", "deblur_ros.cli.main", "train", "live", "--out", str(out),
+           "--width", "4", "--crop", "32", "--clip-frames", "3", "--batch", "2",
+           "--val-every", "1000", "--save-every", "5", "--val-photos", "1", "--val-size", "32",
+           "--workers", "1", "--threads", "1", "--photos", str(tmp_path / "photos"),
+           "--iterations", "100000"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 90
+        while not (out / "last.pt").exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert (out / "last.pt").exists(), proc.stderr.read() if proc.poll() is not None else ""
+        saved_first = _step_live(out / "last.pt")
+        time.sleep(2.0)  # more steps past that save, not yet saved
+        os.killpg(proc.pid, signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130, err[-2000:]
+    assert "Traceback" not in err and "the same command resumes" in err, err[-2000:]
+    stopped_at = _step_live(out / "last.pt")
+    assert stopped_at > saved_first, (stopped_at, saved_first)
+
+
+def _step_live(path) -> int:
+    return int(read_checkpoint(path)["train_state"]["step"])

@@ -240,6 +240,17 @@ def train_step(model: StrcnnDtb, optimiser: torch.optim.Optimizer, blurry: torch
     return float(loss.item())
 
 
+def _leave_stop_to_main(worker_id: int) -> None:
+    """Loader workers ignore SIGINT/SIGTERM: a stop sent to the whole process group (a
+    service manager, ``timeout``, Ctrl-C) must reach the trainer alone, which saves and
+    then shuts its workers down. A worker killed first made PyTorch raise "DataLoader
+    worker is killed" inside the trainer's save, losing every step since the last one."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
 def train_live(cfg: LiveTrainConfig, out_dir: Path, resume: bool = True,
                progress: bool = True) -> Path:
     """Train (or resume) and write ``out_dir/last.pt``, ``best.pt``, ``<name>.pt``, ``curve.png``.
@@ -303,7 +314,7 @@ def train_live(cfg: LiveTrainConfig, out_dir: Path, resume: bool = True,
         spec = ClipSpec(n_frames=cfg.clip_frames, height=cfg.crop, width=cfg.crop)
         dataset = ClipDataset(pool, spec, seed=cfg.seed + step)
     loader = torch.utils.data.DataLoader(
-        dataset, batch_size=cfg.batch, num_workers=cfg.workers,
+        dataset, batch_size=cfg.batch, num_workers=cfg.workers, worker_init_fn=_leave_stop_to_main,
         pin_memory=device.type == "cuda", persistent_workers=cfg.workers > 0,
         prefetch_factor=4 if cfg.workers > 0 else None,
     )
