@@ -22,6 +22,19 @@ def non_negative_int(text: str) -> int:
     return value
 
 
+def deadzone(text: str) -> float | None:
+    """``--deadzone``: ``auto`` (None: the model's own value) or grey levels of 255."""
+    from deblur_ros.core.inference.deadzone import check_deadzone
+
+    if text.strip().lower() == "auto":
+        return None
+    try:
+        return check_deadzone(float(text))
+    except ValueError as exc:
+        why = str(exc) if "deadzone" in str(exc) else f"not a number: {text!r}"
+        raise argparse.ArgumentTypeError(f"{why} (auto: the model's own value)") from None
+
+
 def positive_float(text: str) -> float:
     try:
         value = float(text)

@@ -11,7 +11,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from deblur_ros.cli.args import positive_float, positive_int, stop_on_signals
+from deblur_ros.cli.args import deadzone, positive_float, positive_int, stop_on_signals
+from deblur_ros.core.inference.deadzone import DEFAULT_DEADZONE
 
 EPILOG = """examples:
   deblur-ros bag drive/ drive_deblurred/ --topic /camera/image_raw
@@ -40,6 +41,10 @@ def add_job_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
     parser.add_argument("--threads", type=int, default=0,
                         help="CPU threads for the model (0: all cores)")
+    parser.add_argument("--deadzone", type=deadzone, default=None, metavar="auto|N",
+                        help="live mode: grey levels (of 255) of the model's correction "
+                        "dropped as noise; auto (default): the model's own measured value, "
+                        f"{DEFAULT_DEADZONE:g} when it records none; 0: the raw network")
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--suffix", default="/deblurred",
                        help="add the deblurred frames as TOPIC+SUFFIX, with a camera_info "
@@ -77,6 +82,7 @@ def job_options(args: argparse.Namespace):
     return BagOptions(
         topics=tuple(args.topic), mode=args.mode, model=args.model, backend=args.backend,
         precision=args.precision, device=args.device, threads=max(0, args.threads),
+        deadzone=args.deadzone,
         suffix=args.suffix, replace=args.replace, storage=args.storage,
         version=args.version, overwrite=args.overwrite, window=args.window,
         max_selected=args.max_selected, fit_seconds=args.fit_seconds,

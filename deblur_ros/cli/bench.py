@@ -58,6 +58,7 @@ def _bench_model(path: Path, device: str, width: int, height: int, frames: int,
     from deblur_ros.core.inference.streaming import StreamingDeblurrer
 
     t0 = time.perf_counter()
+    # The node's default path (the model's own dead zone included) is what a robot runs.
     deblurrer = StreamingDeblurrer.from_checkpoint(path, device, backend, precision, threads)
     rng = np.random.default_rng(0)
     clip = [rng.integers(0, 256, (height, width, 3), dtype=np.uint8) for _ in range(4)]

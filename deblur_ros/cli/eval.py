@@ -26,7 +26,14 @@ from pathlib import Path
 
 import numpy as np
 
-from deblur_ros.cli.args import non_negative_int, positive_int, writable_file, writable_folder
+from deblur_ros.cli.args import (
+    deadzone,
+    non_negative_int,
+    positive_int,
+    writable_file,
+    writable_folder,
+)
+from deblur_ros.core.inference.deadzone import DEFAULT_DEADZONE
 
 
 def _limited(frames: Iterator[np.ndarray], limit: int | None) -> Iterator[np.ndarray]:
@@ -114,6 +121,8 @@ def format_summary(summary: dict) -> str:
             ("sharpness (var. of Laplacian)", "sharpness", 1),
             (f"sharpness, {BLURRIEST} blurriest input frames", "sharpness_blurriest", 1)]
     runner = f" ({summary['backend']} {summary['precision']})" if "backend" in summary else ""
+    if "deadzone" in summary:
+        runner += f", dead zone {summary['deadzone']:g}"
     lines = [f"model {summary['model']} on {summary['device']}{runner}, "
              f"{summary['frames']} frames, "
              f"{_fmt(summary['fps'])} fps; E_warp flow: {summary['flow']}",
@@ -184,9 +193,11 @@ def main(argv: list[str]) -> int:
                         help="torch (default: the reference), openvino, onnxruntime, cuda or "
                              "auto: score the backend a node would run")
     parser.add_argument("--precision", default="fp32", help="fp32 (default), bf16, fp16, auto")
-    parser.add_argument("--deadzone", type=float, default=0.0,
-                        help="live model: soft-threshold its residual by this many grey "
-                             "levels of 255 (default 0: off; 0.5 keeps still footage clean)")
+    parser.add_argument("--deadzone", type=deadzone, default=None, metavar="auto|N",
+                        help="live model: soft-threshold its residual by N grey levels of "
+                             "255; auto (default, as the node and bag tool): the model's own "
+                             f"measured value, {DEFAULT_DEADZONE:g} when it records none; "
+                             "0: the raw network")
     parser.add_argument("--max-frames", type=positive_int, default=None,
                         help="stop after this many frames (--blur only)")
     parser.add_argument("--val-photos", type=positive_int, default=24,
@@ -286,7 +297,8 @@ def main(argv: list[str]) -> int:
     elif isinstance(deblurrer, SceneDeblurrer):
         summary |= {"backend": "torch", "precision": "fp32"}
     else:
-        summary |= {"backend": deblurrer.runner.name, "precision": deblurrer.runner.precision}
+        summary |= {"backend": deblurrer.runner.name, "precision": deblurrer.runner.precision,
+                    "deadzone": deblurrer.deadzone}
     print(format_summary(summary))
     for fit in fits:
         print(f"scene fit {fit['sequence']}: {len(fit['frames'])} frames selected "

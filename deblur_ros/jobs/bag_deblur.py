@@ -94,6 +94,7 @@ class BagOptions:
     precision: str = "auto"
     device: str = "auto"
     threads: int = 0  # 0: all cores
+    deadzone: float | None = None  # live mode; None: the model's own (core.inference.deadzone)
     suffix: str = "/deblurred"
     replace: bool = False
     storage: str | None = None  # None: the input's
@@ -559,7 +560,8 @@ def _make_streams(reader: Any, input: Path, chosen: dict[str, Any], options: Bag
 
             path = resolve_model(options.model, options.device)
             streams = {t: StreamingDeblurrer.from_checkpoint(
-                path, options.device, options.backend, options.precision, threads)
+                path, options.device, options.backend, options.precision, threads,
+                deadzone=options.deadzone)
                 for t in chosen}
             first = next(iter(streams.values()))
             summary.model = f"{first.name} ({first.runner.name} {first.runner.precision})"

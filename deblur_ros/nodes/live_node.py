@@ -44,6 +44,7 @@ from sensor_msgs.msg import CameraInfo, Image
 from deblur_ros.adapters.image_msg import encode_image
 from deblur_ros.adapters.pixels import MalformedImageError, UnsupportedEncodingError, decode_image
 from deblur_ros.core.imaging import stamp_ns
+from deblur_ros.core.inference.deadzone import MAX_DEADZONE
 from deblur_ros.core.inference.runners import (
     BACKENDS,
     PRECISIONS,
@@ -87,6 +88,10 @@ PARAMETERS = (
     Param("threads", 0, "CPU threads for the backend; 0 = all cores (measured faster than "
           "leaving one to the camera driver and DDS: bench/RESULTS.md)",
           low=0, high=256),
+    Param("deadzone", -1.0,
+          "Grey levels (of 255) of the model's correction treated as noise and dropped, so "
+          "still footage stays untouched: -1 = the model's own measured value (0.5 when "
+          "its checkpoint records none), 0 = the raw network", low=-1.0, high=MAX_DEADZONE),
     Param("autostart", False,
           "Configure and activate at start-up (no lifecycle manager needed)"),
     # Its choice is checked at configure, which then fails with the reason.
@@ -158,7 +163,8 @@ class LiveDeblurNode(LifecycleNode):
         try:
             path = resolve_model(model_spec, device)
             self.deblurrer = StreamingDeblurrer.from_checkpoint(
-                path, device, backend, precision, threads)
+                path, device, backend, precision, threads,
+                deadzone=self.get_parameter("deadzone").value)
             if str(model_spec) in ("", "auto"):
                 self.get_logger().info(
                     f"model auto -> {path.stem} for device {self.deblurrer.device}")

@@ -161,5 +161,31 @@ def test_deadzone_shrinks_the_residual_by_its_grey_levels_and_nothing_else():
 
 def test_deadzone_out_of_range_is_refused_with_its_value():
     model = StrcnnDtb(StrcnnConfig(width=4, lookahead=1))
-    with pytest.raises(ValueError, match="deadzone must be 0..255 grey levels"):
+    with pytest.raises(ValueError, match=r"deadzone must be 0..32 grey levels of 255 \(got -1\)"):
         StreamingDeblurrer(model, deadzone=-1.0)
+
+
+@pytest.mark.parametrize("recorded,requested,applied", [
+    (None, None, 0.5),  # a checkpoint without its own value: the package default
+    (2.0, None, 2.0),  # its own measured value
+    (2.0, -1.0, 2.0),  # negative is "auto" too (the node's parameter)
+    (2.0, 0.0, 0.0),  # asked for the raw network
+    (None, 1.5, 1.5),
+])
+def test_checkpoint_records_its_own_deadzone_and_a_request_overrides_it(
+        tmp_path, recorded, requested, applied):
+    from deblur_ros.core.models.checkpoint import save_checkpoint
+
+    metadata = {} if recorded is None else {"deadzone": recorded}
+    path = save_checkpoint(tmp_path / "m.pt", StrcnnDtb(StrcnnConfig(width=4)), metadata)
+    stream = StreamingDeblurrer.from_checkpoint(path, "cpu", deadzone=requested)
+    assert stream.deadzone == applied
+
+
+def test_a_bad_recorded_deadzone_is_refused_naming_it(tmp_path):
+    from deblur_ros.core.models.checkpoint import save_checkpoint
+
+    path = save_checkpoint(tmp_path / "m.pt", StrcnnDtb(StrcnnConfig(width=4)),
+                           {"deadzone": 99.0})
+    with pytest.raises(ValueError, match=r"deadzone must be 0..32 .*got 99"):
+        StreamingDeblurrer.from_checkpoint(path, "cpu")

@@ -338,3 +338,33 @@ def test_a_stale_incomplete_output_is_cleaned_and_the_run_completes(tmp_path, li
     assert any("interrupted run" in line for line in lines)
     assert (tmp_path / "out" / "metadata.yaml").is_file()
     assert not incomplete_path(tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("argv,shift", [([], 0), (["--deadzone", "0"], 1),
+                                        (["--deadzone", "auto"], 0)])
+def test_deadzone_option_reaches_the_frames(tmp_path, argv, shift):
+    """A model that brightens every pixel by 0.8 grey levels: the default dead zone (the
+    checkpoint records none, so 0.5) leaves 0.3, which rounds away; ``--deadzone 0`` keeps
+    the whole 0.8, one grey level in 8-bit."""
+    import torch
+
+    from deblur_ros.cli.bag import build_parser, job_options
+    from deblur_ros.core.models.checkpoint import save_checkpoint
+    from deblur_ros.core.models.strcnn_dtb import StrcnnConfig, StrcnnDtb
+
+    net = StrcnnDtb(StrcnnConfig(width=4))
+    with torch.no_grad():
+        net.to_image.bias.fill_(0.8 / 255)
+    model = save_checkpoint(tmp_path / "strcnn-w4-m1.pt", net)
+    src = write_bag(tmp_path / "in", BagSpec())
+    args = build_parser().parse_args([str(src), str(tmp_path / "out"), "--model", str(model),
+                                      "--threads", "1", "--backend", "torch",
+                                      "--precision", "fp32", *argv])
+    deblur_bag(src, tmp_path / "out", job_options(args))
+    old = [m for m in read_all(src) if m[0] == CAMERA]
+    new = [m for m in read_all(tmp_path / "out") if m[0] == CAMERA + "/deblurred"]
+    assert len(new) == len(old) > 0
+    for (_, t, _, raw), (_, _, _, orig) in zip(new, old):
+        got, was = (np.asarray(TS.deserialize_cdr(r, t).data, int) for r in (raw, orig))
+        inside = was < 255  # where +1 is not clipped
+        np.testing.assert_array_equal((got - was)[inside], shift)

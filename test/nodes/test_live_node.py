@@ -302,12 +302,40 @@ def test_bad_parameter_values_are_one_line_errors(ros, identity_model):
     for name, value, allowed in [("model", 123, "a string"),
                                  ("threads", -1, "from 0 to 256"),
                                  ("diagnostics_period", 0.0, "from 0.05 to 60"),
+                                 ("deadzone", -2.0, "from -1 to 32"),
                                  ("autostart", "yes", "a boolean")]:
         with pytest.raises(ParameterError) as info:
             LiveDeblurNode(context=ros.context, parameter_overrides=[
                 Parameter(name, value=value)])
         text = str(info.value)
         assert "\n" not in text and f"parameter {name}=" in text and allowed in text, text
+
+
+@pytest.mark.parametrize("deadzone,shift", [(None, 0.0), (0.0, 0.3 * 65535 / 255)])
+def test_deadzone_parameter_drops_corrections_below_it(ros, tmp_path, deadzone, shift):
+    """A model that brightens every pixel by 0.3 grey levels (the sub-level noise a real
+    model adds to still footage): the default dead zone keeps the input, 0 passes it on.
+    16-bit frames, so a third of a grey level is ~77 counts, not lost to rounding."""
+    import torch
+
+    from deblur_ros.core.models.checkpoint import save_checkpoint
+    from deblur_ros.core.models.strcnn_dtb import StrcnnConfig, StrcnnDtb
+
+    net = StrcnnDtb(StrcnnConfig(width=4))
+    with torch.no_grad():
+        net.to_image.bias.fill_(0.3 / 255)  # its weights start at zero: a constant residual
+    model = save_checkpoint(tmp_path / "strcnn-w4-m1.pt", net)
+    live = make_live(ros, model, **({} if deadzone is None else {"deadzone": deadzone}))
+    client = Client(ros)
+    client.start()
+    rng = np.random.default_rng(3)
+    frames = [rng.integers(10000, 50000, (12, 16)).astype(np.uint16) for _ in range(2)]
+    for i, frame in enumerate(frames):
+        client.publish(frame, "mono16", stamp=(i + 1, 0))
+        assert ros.wait_for(lambda i=i: live.stats.received == i + 1, 10)
+    assert ros.wait_for(lambda: len(client.outputs) == 1, 10)
+    got = array_from_image(client.outputs[0]).astype(np.float64)
+    np.testing.assert_allclose(got - frames[0], shift, atol=1.0)
 
 
 def test_missing_model_fails_configure_with_reason(ros, tmp_path):

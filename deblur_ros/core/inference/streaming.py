@@ -24,6 +24,7 @@ import torch
 from torch.nn import functional as F  # noqa: N812
 
 from deblur_ros.core.imaging import from_float01, to_float01
+from deblur_ros.core.inference.deadzone import check_deadzone, resolve_deadzone
 from deblur_ros.core.inference.runners import make_runner
 from deblur_ros.core.inference.windows import window_indices
 from deblur_ros.core.models.checkpoint import load_model
@@ -93,11 +94,8 @@ class StreamingDeblurrer:
         PyTorch fp32, is the reference every other backend is tested against.
 
         ``deadzone`` (grey levels of 255) soft-thresholds the network's residual after
-        every backend: on still footage the residual is sub-grey-level noise, not
-        deblurring (``bench/live_coring_study.py``, MODELS.md)."""
-        if not 0.0 <= deadzone < 255.0:
-            raise ValueError(f"deadzone must be 0..255 grey levels (got {deadzone})")
-        self.deadzone = float(deadzone)
+        every backend (:mod:`deadzone` says why; entry points pass its default)."""
+        self.deadzone = check_deadzone(deadzone)
         self.runner = make_runner(model, backend, precision, device, threads)
         self.device = self.runner.device
         self.config = model.config
@@ -115,11 +113,15 @@ class StreamingDeblurrer:
     @classmethod
     def from_checkpoint(cls, path: str | os.PathLike, device: str = "auto",
                         backend: str = "torch", precision: str = "fp32",
-                        threads: int = 0, deadzone: float = 0.0) -> StreamingDeblurrer:
+                        threads: int = 0, deadzone: float | None = None
+                        ) -> StreamingDeblurrer:
+        """``deadzone`` None (or negative): the checkpoint's own measured value, else
+        :data:`deadzone.DEFAULT_DEADZONE`; 0: the raw network."""
         dev = select_device(device)
         model, metadata = load_model(path, dev)
         return cls(model, dev, name=metadata.get("name"), backend=backend,
-                   precision=precision, threads=threads, deadzone=deadzone)
+                   precision=precision, threads=threads,
+                   deadzone=resolve_deadzone(deadzone, metadata))
 
     @property
     def lookahead(self) -> int:
