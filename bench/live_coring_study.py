@@ -8,6 +8,11 @@ the validation renders and the real X4K pairs before anything ships.
 
     python bench/live_coring_study.py validation
     python bench/live_coring_study.py DATASET_ROOT   # <clip>/blur, <clip>/sharp (deblur-ros pairs)
+    python bench/live_coring_study.py eval_out/x4k_t11 --model M.pt --record OUT.pt
+
+``--record`` writes a copy of the checkpoint whose metadata holds the smallest threshold
+that keeps every clip at or above its input (``metadata["deadzone"]``, with the figures
+behind it), which the node, ``eval`` and ``bag`` then apply by default.
 """
 from __future__ import annotations
 
@@ -40,12 +45,17 @@ def main() -> None:
     parser.add_argument("data", help="'validation' or a pairs dataset root")
     parser.add_argument("--model", default="models/strcnn-w16-m1.pt")
     parser.add_argument("--thresholds", default="0,0.5,1,1.5,2,3", help="grey levels of 255")
+    parser.add_argument("--record", type=Path, default=None,
+                        help="write the checkpoint with the chosen dead zone here")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    deblurrer = StreamingDeblurrer.from_checkpoint(args.model, device="cpu", threads=1)
+    # The raw network: the thresholds below are applied here, not by the deblurrer.
+    deblurrer = StreamingDeblurrer.from_checkpoint(args.model, device="cpu", threads=1,
+                                                   deadzone=0.0)
     levels = [float(t) for t in args.thresholds.split(",")]
     inputs: list[float] = []
     outputs: dict[float, list[float]] = {t: [] for t in levels}
+    worst: dict[float, float] = {}  # the lowest clip gain at each threshold
     for name, blurry, sharp in sequences(args.data):
         deblurrer.reset()
         done = []
@@ -62,6 +72,7 @@ def main() -> None:
                 clip_out[t].append(psnr(np.clip(b + kept, 0.0, 1.0), s))
         inputs += clip_in
         base = np.mean(clip_in)
+        worst = {t: min(worst.get(t, np.inf), np.mean(clip_out[t]) - base) for t in levels}
         print(f"{name}: input {base:.2f} dB, gain " + " ".join(
             f"t{t:g} {np.mean(clip_out[t]) - base:+.2f}" for t in levels), flush=True)
         for t in levels:
@@ -69,6 +80,27 @@ def main() -> None:
     base = np.mean(inputs)
     print(f"all {len(inputs)} frames: input {base:.3f} dB, gain " + " ".join(
         f"t{t:g} {np.mean(outputs[t]) - base:+.3f}" for t in levels))
+    if args.record:
+        record(args, levels, {t: float(np.mean(outputs[t]) - base) for t in levels}, worst)
+
+
+def record(args: argparse.Namespace, levels: list[float], gains: dict[float, float],
+           worst: dict[float, float]) -> None:
+    """The smallest threshold with no clip below its input (the largest if none is)."""
+    from deblur_ros.core.models.checkpoint import load_model, save_checkpoint
+
+    safe = [t for t in sorted(levels) if worst[t] >= 0.0]
+    chosen = safe[0] if safe else max(levels)
+    model, metadata = load_model(args.model, "cpu")
+    metadata["deadzone"] = chosen
+    metadata["deadzone_measured"] = {
+        "data": str(args.data), "rule": "smallest threshold with no clip below its input",
+        "mean_gain_db": {f"{t:g}": round(g, 3) for t, g in gains.items()},
+        "worst_clip_gain_db": {f"{t:g}": round(w, 3) for t, w in worst.items()},
+    }
+    save_checkpoint(args.record, model, metadata)
+    print(f"dead zone {chosen:g} (worst clip {worst[chosen]:+.2f} dB, mean "
+          f"{gains[chosen]:+.3f}) recorded in {args.record}")
 
 
 if __name__ == "__main__":
