@@ -20,7 +20,7 @@ from deblur_ros.core.synthesis.procedural import dead_leaves
 MODELS = Path(__file__).resolve().parents[2] / "models"
 # Measured margins of the shipped files on this clip are in models/MODELS.md; the bound
 # leaves room for other CPUs' float rounding, not for a model that stopped deblurring.
-MARGIN_DB = {"strcnn-w16-m1": 0.8, "strcnn-w16-m0": 0.7, "strcnn-w64-m1": 0.8}
+MARGIN_DB = {"strcnn-w16-m1": 0.8, "strcnn-w16-m0": 0.7, "strcnn-w64-m1": 2.0}
 
 
 def fixed_clips() -> list[tuple[np.ndarray, np.ndarray]]:
