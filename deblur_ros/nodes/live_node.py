@@ -170,7 +170,8 @@ class LiveDeblurNode(LifecycleNode):
                     f"model auto -> {path.stem} for device {self.deblurrer.device}")
             runner = self.deblurrer.runner
             _, _, why = resolve(backend, precision, self.deblurrer.device)
-            self.get_logger().info(f"backend {runner.name} {runner.precision} ({why})")
+            self.get_logger().info(f"backend {runner.name} {runner.precision} ({why}); dead "
+                                   f"zone {self.deblurrer.deadzone:g} grey levels")
         except (CheckpointError, ValueError, BackendUnavailableError) as exc:
             return self._configure_failed(str(exc))
         except Exception as exc:  # noqa: BLE001 - rclpy would swallow it without a log line
