@@ -94,7 +94,8 @@ class StreamingDeblurrer:
         PyTorch fp32, is the reference every other backend is tested against.
 
         ``deadzone`` (grey levels of 255) soft-thresholds the network's residual after
-        every backend (:mod:`deadzone` says why; entry points pass its default)."""
+        every backend (:mod:`deadzone` says why). 0 here, the raw network;
+        :meth:`from_checkpoint`, which every entry point uses, applies the model's own."""
         self.deadzone = check_deadzone(deadzone)
         self.runner = make_runner(model, backend, precision, device, threads)
         self.device = self.runner.device
