@@ -45,6 +45,14 @@ def build_parser() -> argparse.ArgumentParser:
                         help="lrelu (default: no dead units) or relu (the paper's)")
     parser.add_argument("--data", choices=("motion", "trajectory"), default=None,
                         help="blur recipe (motion: the shipped one; trajectory: the first one)")
+    parser.add_argument("--real", default=None, metavar="DIR",
+                        help="folder of high-frame-rate clips (e.g. ../shared/data/real_highfps/"
+                        "x4k1000) to average into real-motion training clips")
+    parser.add_argument("--real-share", type=float, default=None,
+                        help="share of clips from --real (default 0.5 with --real)")
+    parser.add_argument("--real-hold-out", default=None, metavar="NAMES",
+                        help="comma-separated parts of clip names never trained on (evaluate "
+                        "on those)")
     parser.add_argument("--init", default=None,
                         help="warm-start from this checkpoint (path or shipped name); another "
                         "width or look-ahead is adapted")
@@ -164,11 +172,15 @@ def _main(argv: list[str]) -> int:
     chosen = {name: getattr(args, name) for name in (
         "width", "iterations", "batch", "crop", "clip_frames", "lr", "warmup", "streak_min",
         "streak_max", "still_clips", "val_every", "save_every", "val_photos", "val_size",
-        "procedural_fraction", "schedule", "loss", "data", "activation")
+        "procedural_fraction", "schedule", "loss", "data", "activation", "real_share",
+        "real_hold_out")
         if getattr(args, name) is not None}
     chosen |= {"lookahead": args.lookahead, "past": max(1, args.lookahead), "device": args.device,
                "workers": args.workers, "seed": args.seed, "photo_root": args.photos,
                "amp": not args.no_amp}
+    if args.real:
+        chosen["real_footage"] = args.real
+        chosen.setdefault("real_share", 0.5)
     if args.init:
         from deblur_ros.core.models.checkpoint import resolve_model
 

@@ -142,6 +142,10 @@ def test_warm_start_refuses_another_depth(tmp_path):
     ({"streak_min": 0.0}, "streak range"),
     ({"still_clips": 1.5}, "still-clips is a share"),
     ({"still_clips": 0.2, "data": "trajectory"}, "needs the motion recipe"),
+    ({"real_share": 0.5}, "needs --real DIR"),
+    ({"real_share": 1.5, "real_footage": "/nosuch"}, "real-share is a share"),
+    ({"real_share": 0.5, "real_footage": "/nosuch/clips"}, "does not exist"),
+    ({"real_footage": "/nosuch", "data": "trajectory"}, "mixes into the motion recipe"),
 ])
 def test_bad_settings_fail_before_training(tmp_path, change, message):
     from deblur_ros.core.training.live_trainer import train_live

@@ -98,6 +98,31 @@ def test_train_live_short_run_resumes_and_exports(tmp_path, capsys):
     assert "recipe" in meta and "hardware" in meta
 
 
+def test_train_live_mixes_real_footage_and_records_what_was_held_out(tmp_path):
+    import cv2
+    import numpy as np
+
+    from deblur_ros.core.models.checkpoint import load_model
+
+    footage = tmp_path / "highfps"
+    for name in ("CLIP01", "CLIP02"):
+        (footage / name).mkdir(parents=True)
+        for i in range(12):
+            img = np.full((48, 80, 3), 30, np.uint8)
+            img[:, 3 * i:3 * i + 6] = 220
+            cv2.imwrite(str(footage / name / f"{i:06d}.png"), img)
+    args = ["train", "live", "--out", str(tmp_path / "run"), "--width", "8", "--batch", "2",
+            "--crop", "32", "--clip-frames", "3", "--workers", "0", "--val-every", "2",
+            "--val-photos", "1", "--val-size", "32", "--device", "cpu", "--iterations", "2",
+            "--real", str(footage), "--real-share", "1", "--real-hold-out", "CLIP02"]
+    assert main(args) == 0
+    _, meta = load_model(tmp_path / "run" / "strcnn-w8-m1.pt")
+    real = meta["data"]["real"]
+    assert real["clips"] == ["CLIP01"] and real["held_out"] == ["CLIP02"]
+    assert real["share"] == 1.0
+    assert main([*args[:-1], "CLIP"]) == 2  # nothing left to train on: refused, no traceback
+
+
 def test_bench_ros_path_measures_the_node_in_its_own_process(identity_model, tmp_path, capsys):
     """The ROS rows: a 30 Hz camera into the live node (its own process, its backend and
     thread count as asked), figures read back from the node's /diagnostics."""

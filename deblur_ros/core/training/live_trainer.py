@@ -53,6 +53,10 @@ class LiveTrainConfig:
     streak_min: float = 1.0  # per-clip streak level range (px), drawn log-uniformly
     streak_max: float = 36.0
     still_clips: float = 0.0  # share of nearly still clips (MotionSpec.still_clip_prob)
+    real_footage: str | None = None  # folder of high-frame-rate clips (real_motion.py)
+    real_share: float = 0.0  # share of training clips averaged from that footage
+    real_hold_out: str = ""  # comma-separated name parts of clips never trained on
+    real_width: int = 1024  # the footage's working width (zoom is relative to it)
     device: str = "auto"
     workers: int = 1
     seed: int = 0
@@ -221,9 +225,23 @@ def check_config(cfg: LiveTrainConfig) -> None:
         raise ValueError(f"still-clips is a share of the clips, in [0, 1]; got {cfg.still_clips}")
     if cfg.still_clips and cfg.data != "motion":
         raise ValueError("still-clips needs the motion recipe (--data motion)")
+    if not 0.0 <= cfg.real_share <= 1.0:
+        raise ValueError(f"real-share is a share of the clips, in [0, 1]; got {cfg.real_share}")
+    if cfg.real_share and not cfg.real_footage:
+        raise ValueError("real-share needs --real DIR (a folder of high-frame-rate clips)")
+    if cfg.real_footage:
+        if cfg.data != "motion":
+            raise ValueError("real footage mixes into the motion recipe (--data motion)")
+        from deblur_ros.core.synthesis.real_motion import footage_paths
+
+        footage_paths(cfg.real_footage, _hold_out(cfg))
     if cfg.photo_root and not Path(cfg.photo_root).expanduser().is_dir():
         raise ValueError(f"photo folder {cfg.photo_root!r} does not exist (leave --photos out "
                          "to use ../shared/data/sharp_photos or procedural images)")
+
+
+def _hold_out(cfg: LiveTrainConfig) -> list[str]:
+    return [name.strip() for name in cfg.real_hold_out.split(",") if name.strip()]
 
 
 def train_step(model: StrcnnDtb, optimiser: torch.optim.Optimizer, blurry: torch.Tensor,
@@ -263,9 +281,14 @@ def train_live(cfg: LiveTrainConfig, out_dir: Path, resume: bool = True,
     """
     from tqdm import tqdm
 
-    from deblur_ros.core.synthesis.dataset import ClipDataset, MotionClipDataset
+    from deblur_ros.core.synthesis.dataset import (
+        ClipDataset,
+        MotionClipDataset,
+        RealMixClipDataset,
+    )
     from deblur_ros.core.synthesis.motion import MotionSpec
     from deblur_ros.core.synthesis.photos import TRAIN_SETS, PhotoPool, default_photo_root
+    from deblur_ros.core.synthesis.real_motion import RealMotionSpec, footage_paths
     from deblur_ros.core.synthesis.render import ClipSpec
     from deblur_ros.core.synthesis.validation import validation_set
     from deblur_ros.core.training.curve_plot import write_curve
@@ -305,11 +328,19 @@ def train_live(cfg: LiveTrainConfig, out_dir: Path, resume: bool = True,
     root = Path(cfg.photo_root) if cfg.photo_root else default_photo_root()
     pool = PhotoPool(root, TRAIN_SETS, procedural_fraction=cfg.procedural_fraction)
     # Resumed runs draw new clips (seed + step) rather than replaying the first ones.
+    real_clips: list[Path] = []
     if cfg.data == "motion":
         spec = MotionSpec(n_frames=cfg.clip_frames, height=cfg.crop, width=cfg.crop,
                           streak=(cfg.streak_min, cfg.streak_max),
                           still_clip_prob=cfg.still_clips)
-        dataset = MotionClipDataset(pool, spec, seed=cfg.seed + step)
+        if cfg.real_footage and cfg.real_share > 0:
+            real_clips = footage_paths(cfg.real_footage, _hold_out(cfg))
+            real_spec = RealMotionSpec(n_frames=cfg.clip_frames, height=cfg.crop,
+                                       width=cfg.crop)
+            dataset = RealMixClipDataset(pool, spec, cfg.seed + step, real_clips,
+                                         cfg.real_share, real_spec, cfg.real_width)
+        else:
+            dataset = MotionClipDataset(pool, spec, seed=cfg.seed + step)
     else:  # "trajectory", the first recipe (check_config refused anything else)
         spec = ClipSpec(n_frames=cfg.clip_frames, height=cfg.crop, width=cfg.crop)
         dataset = ClipDataset(pool, spec, seed=cfg.seed + step)
@@ -327,6 +358,10 @@ def train_live(cfg: LiveTrainConfig, out_dir: Path, resume: bool = True,
         "procedural_fraction": cfg.procedural_fraction if root else 1.0,
         "clip": asdict(spec),
     }
+    if real_clips:
+        data_recipe["real"] = {"share": cfg.real_share, "clips": [p.name for p in real_clips],
+                               "held_out": _hold_out(cfg), "width": cfg.real_width,
+                               "clip": asdict(real_spec)}
 
     def metadata(scores: dict[str, float] | None) -> dict[str, Any]:
         return {
