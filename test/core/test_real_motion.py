@@ -25,6 +25,7 @@ def _moving_bar_footage(count: int = 33, size: int = 64) -> np.ndarray:
 
 
 def _clean(**kw) -> RealMotionSpec:
+    kw.setdefault("still_prob", 0.0)
     return RealMotionSpec(n_frames=3, height=64, width=64, zoom=(1.0, 1.0), noise_prob=0.0,
                           jpeg_prob=0.0, **kw)
 
@@ -55,6 +56,10 @@ def test_tau_one_gives_the_target_itself_and_draws_are_reproducible():
     blurry, sharp, _ = render_real_clip(footage, _clean(tau=(1, 1), tau_jitter=0),
                                         np.random.default_rng(3))
     np.testing.assert_allclose(blurry, sharp, atol=1e-6)
+    rng = np.random.default_rng(5)
+    stills = sum(render_real_clip(footage, _clean(still_prob=0.3), rng)[2]["taus"] == [1, 1, 1]
+                 for _ in range(300))
+    assert 60 <= stills <= 120  # the still share, drawn per clip
     a = render_real_clip(footage, RealMotionSpec(n_frames=4, height=32, width=32),
                          np.random.default_rng(7))
     b = render_real_clip(footage, RealMotionSpec(n_frames=4, height=32, width=32),

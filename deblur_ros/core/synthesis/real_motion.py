@@ -40,6 +40,7 @@ class RealMotionSpec:
     width: int = 96
     tau: tuple[int, int] = (3, 25)  # exposure in high-speed frames (odd), per clip
     tau_jitter: int = 2  # per frame: tau +- 2 * U{0..jitter}
+    still_prob: float = 0.15  # clips of tau 1: the target itself, noise and JPEG aside
     zoom: tuple[float, float] = (1.0, 3.0)  # source pixels per output pixel (log-uniform)
     noise_prob: float = 0.5
     jpeg_prob: float = 0.3
@@ -48,6 +49,8 @@ class RealMotionSpec:
         lo, hi = self.tau
         if not (1 <= lo <= hi) or lo % 2 == 0 or hi % 2 == 0:
             raise ValueError(f"tau range must be odd frame counts lo <= hi, got {self.tau}")
+        if not 0.0 <= self.still_prob <= 1.0:
+            raise ValueError(f"still_prob is a share of clips, in [0, 1]; got {self.still_prob}")
         if not 1.0 <= self.zoom[0] <= self.zoom[1]:
             raise ValueError(f"zoom range must satisfy 1 <= lo <= hi, got {self.zoom}")
 
@@ -116,10 +119,16 @@ def render_real_clip(footage: np.ndarray, spec: RealMotionSpec, rng: np.random.G
     if max_tau < spec.tau[0]:
         raise ValueError(f"clip of {count} frames too short for {n} exposures of "
                          f">= {spec.tau[0]} frames")
-    odd = np.arange(spec.tau[0], max_tau + 1, 2)
-    base = int(rng.choice(odd))
-    jitter = 2 * rng.integers(-spec.tau_jitter, spec.tau_jitter + 1, n)
-    taus = np.clip(base + jitter, spec.tau[0], max_tau)
+    if rng.random() < spec.still_prob:
+        # Real footage where the camera and the scene stand still for the exposure: without
+        # these a network fine-tuned on real clips (all with some motion) sharpened the
+        # static edges of a nearly still X4K clip by 3 dB below its input (TRAINING.md).
+        taus = np.ones(n, dtype=np.int64)
+    else:
+        odd = np.arange(spec.tau[0], max_tau + 1, 2)
+        base = int(rng.choice(odd))
+        jitter = 2 * rng.integers(-spec.tau_jitter, spec.tau_jitter + 1, n)
+        taus = np.clip(base + jitter, spec.tau[0], max_tau)
     half = int(taus.max()) // 2
     max_stride = max(1, (count - 1 - 2 * half) // (n - 1))
     stride = int(rng.integers(1, max_stride + 1))
