@@ -47,6 +47,10 @@ def main() -> None:
     parser.add_argument("--thresholds", default="0,0.5,1,1.5,2,3", help="grey levels of 255")
     parser.add_argument("--record", type=Path, default=None,
                         help="write the checkpoint with the chosen dead zone here")
+    parser.add_argument("--pick", choices=("smallest-safe", "best-safe"), default="smallest-safe",
+                        help="smallest threshold with no clip below its input, or the one of "
+                        "those with the best mean gain (for clips the model trained on, "
+                        "where every threshold may be safe)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     # The raw network: the thresholds below are applied here, not by the deblurrer.
@@ -86,15 +90,23 @@ def main() -> None:
 
 def record(args: argparse.Namespace, levels: list[float], gains: dict[float, float],
            worst: dict[float, float]) -> None:
-    """The smallest threshold with no clip below its input (the largest if none is)."""
+    """The smallest threshold with no clip below its input, or (``--pick best-safe``) the
+    safe one with the best mean gain; the largest if none is safe."""
     from deblur_ros.core.models.checkpoint import load_model, save_checkpoint
 
     safe = [t for t in sorted(levels) if worst[t] >= 0.0]
-    chosen = safe[0] if safe else max(levels)
+    if not safe:
+        chosen = max(levels)
+    elif args.pick == "best-safe":
+        chosen = max(safe, key=lambda t: gains[t])
+    else:
+        chosen = safe[0]
+    rule = {"smallest-safe": "smallest threshold with no clip below its input",
+            "best-safe": "best mean gain with no clip below its input"}[args.pick]
     model, metadata = load_model(args.model, "cpu")
     metadata["deadzone"] = chosen
     metadata["deadzone_measured"] = {
-        "data": str(args.data), "rule": "smallest threshold with no clip below its input",
+        "data": str(args.data), "rule": rule,
         "mean_gain_db": {f"{t:g}": round(g, 3) for t, g in gains.items()},
         "worst_clip_gain_db": {f"{t:g}": round(w, 3) for t, w in worst.items()},
     }

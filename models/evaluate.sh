@@ -12,12 +12,30 @@ mkdir -p "$out"
 [ -d eval_out/x4k_t11 ] || $py pairs $data/real_highfps/x4k1000 eval_out/x4k_t11 --tau 11
 [ -d eval_out/x4k_t25 ] || $py pairs $data/real_highfps/x4k1000 eval_out/x4k_t25 --tau 25 \
     --stride 4 --overlap-ok
+# The real-motion fine-tune of strcnn-w16-m1 trained on TEST01/03/05/07/09: its unseen clips.
+for t in 11 25; do
+    mkdir -p eval_out/x4k_t${t}_ho
+    for c in TEST02 TEST04 TEST06 TEST08 TEST10; do
+        ln -sfn "$PWD"/eval_out/x4k_t$t/${c}_* eval_out/x4k_t${t}_ho/
+    done
+done
+# The GoPro pairs at the hidden benchmark's 640x360 (area-resized).
+[ -d eval_out/gopro_360 ] || .venv/bin/python - <<'PY'
+import pathlib, cv2
+for f in pathlib.Path("../shared/data/gopro_examples").glob("*/*/*.png"):
+    out = pathlib.Path("eval_out/gopro_360") / f.relative_to("../shared/data/gopro_examples")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(out), cv2.resize(cv2.imread(str(f)), (640, 360), interpolation=cv2.INTER_AREA))
+PY
 run() { name=$1; shift; echo "== $name"; $py eval --model "$model" --device cpu \
     --json "$out/$name.json" "$@" 2>&1 | grep -v "^wrote" | tee "$out/$name.txt"; }
 run validation --validation --per-sequence --strips 0
 run x4k_t11 --dataset eval_out/x4k_t11 --per-sequence --strips 0
 run x4k_t25 --dataset eval_out/x4k_t25 --per-sequence --strips 0
+run x4k_t11_ho --dataset eval_out/x4k_t11_ho --per-sequence --strips 0
+run x4k_t25_ho --dataset eval_out/x4k_t25_ho --per-sequence --strips 0
 run gopro --dataset $data/gopro_examples --per-sequence --strips 0
+run gopro_360 --dataset eval_out/gopro_360 --per-sequence --strips 0
 run street_night --blur $data/real_blur/street_night --report "$out/street_night_report" --strips 3
 run blurcar2 --blur $data/real_blur/blurcar2 --max-frames 60 --report "$out/blurcar2_report" \
     --strips 3
