@@ -15,8 +15,7 @@ import sys
 from pathlib import Path
 
 from deblur_ros.cli.args import positive_int
-
-VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm")
+from deblur_ros.core.synthesis.highfps import VIDEO_SUFFIXES
 
 
 def _taus(text: str) -> list[int]:

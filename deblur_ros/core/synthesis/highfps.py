@@ -19,6 +19,9 @@ import numpy as np
 
 from .colour import linear_to_srgb, srgb_u8_to_linear_lut
 
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm")
+"""Files read as high-frame-rate clips (by ``deblur-ros pairs`` and the real-motion trainer)."""
+
 
 def average_pairs(frames: Iterable[np.ndarray], tau: int | Sequence[int], stride: int,
                   width: int | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:

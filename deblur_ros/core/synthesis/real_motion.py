@@ -26,8 +26,8 @@ import numpy as np
 
 from .colour import linear_to_srgb, srgb_u8_to_linear_lut
 from .degrade import Degradation, add_sensor_noise, jpeg_roundtrip
+from .highfps import VIDEO_SUFFIXES
 
-VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 
 
