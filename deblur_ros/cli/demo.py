@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from deblur_ros.cli.args import positive_float, positive_int
-from deblur_ros.core.imaging import side_by_side, stamp_ns
+from deblur_ros.core.imaging import stamp_ns, with_detail
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -147,7 +147,7 @@ def main(argv: list[str]) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     png = args.out / "before_after.png"
     cv2.imwrite(str(png), cv2.cvtColor(
-        side_by_side([before, after], ["input (blurry)", "deblurred"]), cv2.COLOR_RGB2BGR))
+        with_detail(before, after, ["input (blurry)", "deblurred"]), cv2.COLOR_RGB2BGR))
     print(f"wrote {png}")
     print(f"deblurred {len(results)} frames: {fps:.2f} fps (camera {args.rate:g} Hz, "
           f"dropped {stats['dropped']} of {stats['received']})")

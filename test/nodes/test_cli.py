@@ -20,11 +20,13 @@ def test_demo_writes_side_by_side_and_reports(identity_model, tmp_path, capsys):
     out = capsys.readouterr().out
     assert code == 0, out
     png = cv2.imread(str(tmp_path / "before_after.png"))
-    assert png.shape == (48, 64 + 4 + 64, 3)  # input | 4 px gap | output
-    # the identity model returns its input: below the labels the two panels are equal,
-    # and the input is the camera's picture, not a blank
-    before, after = png[24:, :64].astype(int), png[24:, 68:].astype(int)
-    assert np.abs(before - after).max() <= 1 and before.std() > 5
+    # input | 4 px gap | output, above the same two enlarged where the output changed most
+    assert png.shape == (48 + 4 + 48, 64 + 4 + 64, 3)
+    # the identity model returns its input: below the labels the panels are equal, and
+    # the input is the camera's picture, not a blank
+    for top in (24, 52 + 24):
+        before, after = png[top:top + 24, :64].astype(int), png[top:top + 24, 68:].astype(int)
+        assert np.abs(before - after).max() <= 1 and before.std() > 5
     frames, fps, dropped, received = re.search(
         r"deblurred (\d+) frames: ([\d.]+) fps \(camera 10 Hz, dropped (\d+) of (\d+)\)",
         out).groups()
@@ -68,7 +70,7 @@ def test_demo_runs_in_a_private_domain(ros, identity_model, tmp_path, capsys):
     out = capsys.readouterr().out
     assert code == 0, out
     assert "private ROS domain" in out
-    assert cv2.imread(str(tmp_path / "before_after.png")).shape == (48, 132, 3)
+    assert cv2.imread(str(tmp_path / "before_after.png")).shape == (100, 132, 3)
     assert seen and max(seen) == 0  # no demo node ever appeared in this domain
 
 
