@@ -50,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "x4k1000) to average into real-motion training clips")
     parser.add_argument("--real-share", type=float, default=None,
                         help="share of clips from --real (default 0.5 with --real)")
+    parser.add_argument("--real-shuffle", type=float, default=None, metavar="P",
+                        help="share of --real clips with their colour channels permuted "
+                        "(default 0)")
     parser.add_argument("--real-hold-out", default=None, metavar="NAMES",
                         help="comma-separated parts of clip names never trained on (evaluate "
                         "on those)")
@@ -173,7 +176,7 @@ def _main(argv: list[str]) -> int:
         "width", "iterations", "batch", "crop", "clip_frames", "lr", "warmup", "streak_min",
         "streak_max", "still_clips", "val_every", "save_every", "val_photos", "val_size",
         "procedural_fraction", "schedule", "loss", "data", "activation", "real_share",
-        "real_hold_out")
+        "real_hold_out", "real_shuffle")
         if getattr(args, name) is not None}
     chosen |= {"lookahead": args.lookahead, "past": max(1, args.lookahead), "device": args.device,
                "workers": args.workers, "seed": args.seed, "photo_root": args.photos,

@@ -68,6 +68,27 @@ def test_tau_one_gives_the_target_itself_and_draws_are_reproducible():
     assert a[0].shape == (4, 32, 32, 3) and a[0].dtype == np.float32
 
 
+def test_channel_shuffle_permutes_blurry_and_sharp_alike_and_keeps_old_draws():
+    # Distinct channel levels (red bright, blue dark) show the order the clip got.
+    footage = _moving_bar_footage() * np.array([1.0, 0.5, 0.2], np.float16)
+    orders = []
+    for seed in range(60):
+        blurry, sharp, info = render_real_clip(footage, _clean(channel_shuffle=0.5),
+                                               np.random.default_rng(seed))
+        order = np.argsort(-sharp.mean(axis=(0, 1, 2)))  # brightest channel first
+        np.testing.assert_array_equal(order, np.argsort(-blurry.mean(axis=(0, 1, 2))))
+        np.testing.assert_array_equal(order, np.argsort(info["channels"]))
+        orders.append(tuple(order))
+    assert 15 <= sum(o != (0, 1, 2) for o in orders) <= 45  # about half the clips
+    assert len(set(orders)) >= 4  # and not always the same other order
+    # 0 draws nothing extra: the clips of runs from before the option are unchanged.
+    a = render_real_clip(footage, _clean(), np.random.default_rng(1))
+    b = render_real_clip(footage, _clean(channel_shuffle=0.0), np.random.default_rng(1))
+    np.testing.assert_array_equal(a[0], b[0])
+    with pytest.raises(ValueError, match="channel_shuffle"):
+        _clean(channel_shuffle=1.5).validate()
+
+
 def test_held_out_clips_are_never_listed_and_short_footage_is_refused(tmp_path):
     for name in ("TEST01_a", "TEST02_b", "TEST03_c"):
         folder = tmp_path / name

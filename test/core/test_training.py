@@ -144,6 +144,7 @@ def test_warm_start_refuses_another_depth(tmp_path):
     ({"still_clips": 0.2, "data": "trajectory"}, "needs the motion recipe"),
     ({"real_share": 0.5}, "needs --real DIR"),
     ({"real_share": 1.5, "real_footage": "/nosuch"}, "real-share is a share"),
+    ({"real_shuffle": -0.1}, "real-shuffle is a share"),
     ({"real_share": 0.5, "real_footage": "/nosuch/clips"}, "does not exist"),
     ({"real_footage": "/nosuch", "data": "trajectory"}, "mixes into the motion recipe"),
 ])

@@ -29,6 +29,8 @@ from .degrade import Degradation, add_sensor_noise, jpeg_roundtrip
 from .highfps import VIDEO_SUFFIXES
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
+# The five orders other than the footage's own.
+_PERMUTATIONS = ((0, 2, 1), (1, 0, 2), (1, 2, 0), (2, 0, 1), (2, 1, 0))
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,7 @@ class RealMotionSpec:
     zoom: tuple[float, float] = (1.0, 3.0)  # source pixels per output pixel (log-uniform)
     noise_prob: float = 0.5
     jpeg_prob: float = 0.3
+    channel_shuffle: float = 0.0  # share of clips with their colour channels permuted
 
     def validate(self) -> None:
         lo, hi = self.tau
@@ -51,6 +54,9 @@ class RealMotionSpec:
             raise ValueError(f"tau range must be odd frame counts lo <= hi, got {self.tau}")
         if not 0.0 <= self.still_prob <= 1.0:
             raise ValueError(f"still_prob is a share of clips, in [0, 1]; got {self.still_prob}")
+        if not 0.0 <= self.channel_shuffle <= 1.0:
+            raise ValueError("channel_shuffle is a share of clips, in [0, 1]; got "
+                             f"{self.channel_shuffle}")
         if not 1.0 <= self.zoom[0] <= self.zoom[1]:
             raise ValueError(f"zoom range must satisfy 1 <= lo <= hi, got {self.zoom}")
 
@@ -144,6 +150,13 @@ def render_real_clip(footage: np.ndarray, spec: RealMotionSpec, rng: np.random.G
     x0 = int(rng.integers(0, fw - rw + 1))
     lo, hi = int(centres.min() - half), int(centres.max() + half) + 1
     region = footage[lo:hi, y0:y0 + rh, x0:x0 + rw].astype(np.float32)
+    channels = [0, 1, 2]
+    # Drawn only when asked, so runs without it keep their random stream. A few clips'
+    # colours are all the real footage has: the hue of one clip's sky must not become
+    # a cue for where to sharpen (TRAINING.md, "More real motion").
+    if spec.channel_shuffle and rng.random() < spec.channel_shuffle:
+        channels = [int(c) for c in _PERMUTATIONS[int(rng.integers(0, len(_PERMUTATIONS)))]]
+        region = region[..., channels]
     # Running sum: each exposure is one subtraction, whatever its tau.
     cumsum = np.concatenate([np.zeros_like(region[:1]), np.cumsum(region, axis=0)])
 
@@ -168,7 +181,7 @@ def render_real_clip(footage: np.ndarray, spec: RealMotionSpec, rng: np.random.G
         for i in range(n):
             blurry[i] = jpeg_roundtrip(blurry[i], degradation.jpeg_quality)
     info = {"taus": taus.tolist(), "stride": stride, "zoom": zoom, "noise": noise,
-            "jpeg": jpeg}
+            "jpeg": jpeg, "channels": channels}
     return blurry, sharp, info
 
 

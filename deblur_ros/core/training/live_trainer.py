@@ -57,6 +57,7 @@ class LiveTrainConfig:
     real_share: float = 0.0  # share of training clips averaged from that footage
     real_hold_out: str = ""  # comma-separated name parts of clips never trained on
     real_width: int = 1024  # the footage's working width (zoom is relative to it)
+    real_shuffle: float = 0.0  # share of real clips with their colour channels permuted
     device: str = "auto"
     workers: int = 1
     seed: int = 0
@@ -227,6 +228,9 @@ def check_config(cfg: LiveTrainConfig) -> None:
         raise ValueError("still-clips needs the motion recipe (--data motion)")
     if not 0.0 <= cfg.real_share <= 1.0:
         raise ValueError(f"real-share is a share of the clips, in [0, 1]; got {cfg.real_share}")
+    if not 0.0 <= cfg.real_shuffle <= 1.0:
+        raise ValueError("real-shuffle is a share of the real clips, in [0, 1]; got "
+                         f"{cfg.real_shuffle}")
     if cfg.real_share and not cfg.real_footage:
         raise ValueError("real-share needs --real DIR (a folder of high-frame-rate clips)")
     if cfg.real_footage:
@@ -336,7 +340,7 @@ def train_live(cfg: LiveTrainConfig, out_dir: Path, resume: bool = True,
         if cfg.real_footage and cfg.real_share > 0:
             real_clips = footage_paths(cfg.real_footage, _hold_out(cfg))
             real_spec = RealMotionSpec(n_frames=cfg.clip_frames, height=cfg.crop,
-                                       width=cfg.crop)
+                                       width=cfg.crop, channel_shuffle=cfg.real_shuffle)
             dataset = RealMixClipDataset(pool, spec, cfg.seed + step, real_clips,
                                          cfg.real_share, real_spec, cfg.real_width)
         else:
