@@ -268,9 +268,21 @@ def _leave_stop_to_main(worker_id: int) -> None:
     then shuts its workers down. A worker killed first made PyTorch raise "DataLoader
     worker is killed" inside the trainer's save, losing every step since the last one."""
     import signal
+    import sys
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    # A stop that lands while the trainer is receiving a batch cuts the hand-over of its
+    # shared memory; the worker's fd-sharing thread then reports the broken connection
+    # through sys.excepthook, a traceback after "stopped" on a clean stop. The worker's
+    # own errors reach the trainer through the DataLoader, so its threads get one line.
+    sys.excepthook = _one_line_from_worker
+
+
+def _one_line_from_worker(kind: type[BaseException], exc: BaseException, tb: object) -> None:
+    import sys
+
+    print(f"deblur-ros train: data loader worker: {kind.__name__}: {exc}", file=sys.stderr)
 
 
 def train_live(cfg: LiveTrainConfig, out_dir: Path, resume: bool = True,
