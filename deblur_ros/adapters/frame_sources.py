@@ -8,7 +8,6 @@ converts to RGB here so no caller has to remember which library it used.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -16,7 +15,7 @@ from typing import Protocol, runtime_checkable
 import cv2
 import numpy as np
 
-from deblur_ros.core.imaging import IMAGE_EXTENSIONS
+from deblur_ros.core.imaging import IMAGE_EXTENSIONS, natural_key
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -48,12 +47,6 @@ class FrameSource(Protocol):
     fps: float | None
 
     def __iter__(self) -> Iterator[np.ndarray]: ...
-
-
-def _natural_key(path: Path) -> list[object]:
-    """Sort key putting frame2.png before frame10.png."""
-    parts = re.split(r"(\d+)", path.name.lower())
-    return [int(part) if part.isdigit() else part for part in parts]
 
 
 def _read_rgb(path: Path) -> np.ndarray:
@@ -104,7 +97,7 @@ class FolderSource:
                 and not entry.name.startswith(".")
                 and entry.is_file()
             ),
-            key=_natural_key,
+            key=natural_key,
         )
         if not self.paths:
             raise FrameSourceError(

@@ -7,11 +7,22 @@ camera, a float test image and an 8-bit PNG are scaled the same way everywhere.
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import cv2
 import numpy as np
 
 IMAGE_EXTENSIONS: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 """File types read as frames or photos (what OpenCV's imread handles everywhere)."""
+
+
+def natural_key(path: Path) -> list[object]:
+    """Sort key putting frame2.png before frame10.png: a folder of frames is a clip in
+    that order wherever it is read."""
+    parts = re.split(r"(\d+)", path.name.lower())
+    return [int(part) if part.isdigit() else part for part in parts]
+
 
 _SCALE = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
 

@@ -24,11 +24,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from deblur_ros.core.imaging import IMAGE_EXTENSIONS, natural_key
+
 from .colour import linear_to_srgb, srgb_u8_to_linear_lut
 from .degrade import Degradation, add_sensor_noise, jpeg_roundtrip
 from .highfps import VIDEO_SUFFIXES
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 # The five orders other than the footage's own.
 _PERMUTATIONS = ((0, 2, 1), (1, 0, 2), (1, 2, 0), (2, 0, 1), (2, 1, 0))
 
@@ -94,7 +95,8 @@ def load_footage(path: Path, width: int) -> np.ndarray:
 
 def _read_frames(path: Path) -> Iterator[np.ndarray]:
     if path.is_dir():
-        for f in sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES):
+        for f in sorted((p for p in path.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS),
+                        key=natural_key):
             img = cv2.imread(str(f), cv2.IMREAD_COLOR)
             if img is not None:
                 yield img

@@ -11,6 +11,7 @@ as inference.
 from __future__ import annotations
 
 import math
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -268,7 +269,6 @@ def _leave_stop_to_main(worker_id: int) -> None:
     then shuts its workers down. A worker killed first made PyTorch raise "DataLoader
     worker is killed" inside the trainer's save, losing every step since the last one."""
     import signal
-    import sys
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
@@ -280,8 +280,6 @@ def _leave_stop_to_main(worker_id: int) -> None:
 
 
 def _one_line_from_worker(kind: type[BaseException], exc: BaseException, tb: object) -> None:
-    import sys
-
     print(f"deblur-ros train: data loader worker: {kind.__name__}: {exc}", file=sys.stderr)
 
 
