@@ -14,12 +14,11 @@ Results of 2026-12-05: ``models/TRAINING.md``, "Which five clips?".
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import numpy as np
 import torch
+from live_coring_study import sequences  # the same pairs-dataset walk (bench/ is on the path)
 
-from deblur_ros.adapters.frame_sources import FolderSource
 from deblur_ros.core.imaging import to_float01
 from deblur_ros.core.inference.streaming import StreamingDeblurrer
 from deblur_ros.core.models.checkpoint import load_model
@@ -56,9 +55,8 @@ def main() -> None:
     for root in args.data:
         gains: dict[str, list[float]] = {t: [] for t in tricks}
         names = []
-        for clip in sorted(p for p in Path(root).iterdir() if (p / "blur").is_dir()):
-            blurry = list(FolderSource(clip / "blur"))
-            sharp = [to_float01(s) for s in FolderSource(clip / "sharp")]
+        for name, blurry, sharp in sequences(root):
+            sharp = [to_float01(s) for s in sharp]
             once = run(deblurrer, blurry)
             twice = run(deblurrer, once)
             base = [to_float01(b) for b in blurry]
@@ -71,7 +69,7 @@ def main() -> None:
             inp = np.mean([psnr(b, s) for b, s in zip(base, sharp)])
             for t in tricks:
                 gains[t].append(np.mean([psnr(o, s) for o, s in zip(outputs[t], sharp)]) - inp)
-            names.append(clip.name)
+            names.append(name)
         print(f"{root}: " + "  ".join(
             f"{t} {np.mean(g):+.2f} [" + " ".join(f"{x:+.2f}" for x in g) + "]"
             for t, g in gains.items()), flush=True)
