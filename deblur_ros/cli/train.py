@@ -59,6 +59,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--init", default=None,
                         help="warm-start from this checkpoint (path or shipped name); another "
                         "width or look-ahead is adapted")
+    parser.add_argument("--teacher", default=None, metavar="CKPT",
+                        help="distil from this live checkpoint (path or shipped name, e.g. "
+                        "strcnn-w64-m1): the loss blends the ground truth and its output")
+    parser.add_argument("--distill", type=float, default=None, metavar="W",
+                        help=f"the teacher's weight in the loss (default {d.distill})")
     parser.add_argument("--device", default=d.device, help="auto, cpu or cuda[:N]")
     parser.add_argument("--threads", type=int, default=0,
                         help="PyTorch CPU threads (0 = PyTorch's default)")
@@ -176,7 +181,7 @@ def _main(argv: list[str]) -> int:
         "width", "iterations", "batch", "crop", "clip_frames", "lr", "warmup", "streak_min",
         "streak_max", "still_clips", "val_every", "save_every", "val_photos", "val_size",
         "procedural_fraction", "schedule", "loss", "data", "activation", "real_share",
-        "real_hold_out", "real_shuffle")
+        "real_hold_out", "real_shuffle", "distill")
         if getattr(args, name) is not None}
     chosen |= {"lookahead": args.lookahead, "past": max(1, args.lookahead), "device": args.device,
                "workers": args.workers, "seed": args.seed, "photo_root": args.photos,
@@ -188,5 +193,12 @@ def _main(argv: list[str]) -> int:
         from deblur_ros.core.models.checkpoint import resolve_model
 
         chosen["init"] = str(resolve_model(args.init))
+    if args.teacher:
+        from deblur_ros.core.models.checkpoint import resolve_model
+
+        chosen["teacher"] = str(resolve_model(args.teacher))
+    elif args.distill is not None:
+        print("deblur-ros train: --distill needs --teacher CKPT", file=sys.stderr)
+        return 2
     cfg = LiveTrainConfig.paper(**chosen) if args.paper else LiveTrainConfig(**chosen)
     return _run(lambda: train_live(cfg, args.out, resume=not args.fresh), args)

@@ -147,6 +147,7 @@ def test_warm_start_refuses_another_depth(tmp_path):
     ({"real_shuffle": -0.1}, "real-shuffle is a share"),
     ({"real_share": 0.5, "real_footage": "/nosuch/clips"}, "does not exist"),
     ({"real_footage": "/nosuch", "data": "trajectory"}, "mixes into the motion recipe"),
+    ({"distill": 1.5}, "distill is the teacher's weight"),
 ])
 def test_bad_settings_fail_before_training(tmp_path, change, message):
     from deblur_ros.core.training.live_trainer import train_live
@@ -165,3 +166,40 @@ def test_out_naming_a_file_is_refused(tmp_path):
     with pytest.raises(ValueError, match="is a file"):
         train_live(LiveTrainConfig(iterations=1, device="cpu", workers=0), target,
                    progress=False)
+
+
+def test_a_student_with_distill_one_follows_its_teacher_not_the_ground_truth():
+    """With the whole weight on the teacher, the ground truth (here the blurry clip
+    itself, which an untrained network already matches) teaches nothing: what the
+    student learns must come from the teacher's output."""
+    teacher, _ = _trained()
+    teacher.eval()
+    blurry, _ = _fixed_batch()
+    with torch.no_grad():
+        taught = run_clip(teacher, blurry)
+    torch.manual_seed(1)
+    student = StrcnnDtb(StrcnnConfig(width=4))
+    cfg = LiveTrainConfig(width=4, lr=1e-3, warmup=10, iterations=150, schedule="step",
+                          loss="l1", distill=1.0)
+    opt = torch.optim.AdamW(student.parameters(), lr=cfg.lr)
+
+    def gap() -> float:
+        with torch.no_grad():
+            return float((run_clip(student, blurry) - taught).abs().mean())
+
+    before = gap()
+    for i in range(150):
+        train_step(student, opt, blurry, blurry, cfg, i, use_amp=False, teacher=teacher)
+    assert gap() < 0.7 * before, (before, gap())
+
+
+def test_a_teacher_that_saw_a_held_out_clip_is_refused(tmp_path):
+    from deblur_ros.core.training.live_trainer import train_live
+
+    path = save_checkpoint(tmp_path / "teacher.pt", StrcnnDtb(StrcnnConfig(width=8)),
+                           {"data": {"real": {"clips": ["TEST01_x", "TEST02_y"]}}})
+    cfg = LiveTrainConfig(iterations=1, device="cpu", workers=0, teacher=str(path),
+                          real_hold_out="TEST02")
+    with pytest.raises(ValueError, match="trained on TEST02_y"):
+        train_live(cfg, tmp_path / "run", progress=False)
+    assert not (tmp_path / "run" / "last.pt").exists()

@@ -126,6 +126,26 @@ def test_train_live_mixes_real_footage_and_records_what_was_held_out(tmp_path):
     assert main([*args[:-1], "CLIP"]) == 2  # nothing left to train on: refused, no traceback
 
 
+def test_train_live_distils_from_a_teacher_and_records_it(tmp_path, capsys):
+    from deblur_ros.core.models.checkpoint import load_model, save_checkpoint
+    from deblur_ros.core.models.strcnn_dtb import StrcnnConfig, StrcnnDtb
+
+    teacher = save_checkpoint(tmp_path / "wide.pt", StrcnnDtb(StrcnnConfig(width=12)))
+    args = ["train", "live", "--out", str(tmp_path / "run"), "--width", "8", "--batch", "1",
+            "--crop", "32", "--clip-frames", "3", "--workers", "0", "--val-every", "2",
+            "--val-photos", "1", "--val-size", "32", "--device", "cpu", "--iterations", "2"]
+    assert main([*args, "--teacher", str(teacher), "--distill", "0.3"]) == 0
+    _, meta = load_model(tmp_path / "run" / "strcnn-w8-m1.pt")
+    assert meta["teacher"] == "distilled from wide.pt (strcnn-w12-m1), weight 0.3"
+    assert meta["recipe"]["distill"] == 0.3
+    capsys.readouterr()
+    assert main([*args, "--fresh", "--distill", "0.3"]) == 2
+    assert capsys.readouterr().err.strip() == "deblur-ros train: --distill needs --teacher CKPT"
+    assert main([*args, "--fresh", "--teacher", str(tmp_path / "none.pt")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "none.pt" in err[0], err
+
+
 def test_bench_ros_path_measures_the_node_in_its_own_process(identity_model, tmp_path, capsys):
     """The ROS rows: a 30 Hz camera into the live node (its own process, its backend and
     thread count as asked), figures read back from the node's /diagnostics."""
