@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from deblur_ros.adapters.frame_sources import FolderSource
+from deblur_ros.adapters.frame_sources import pairs_dataset
 from deblur_ros.core.imaging import to_float01
 from deblur_ros.core.inference.streaming import StreamingDeblurrer
 from deblur_ros.core.scoring.metrics import psnr
@@ -35,9 +35,9 @@ def sequences(which: str):
         for i, clip in enumerate(validation_set(24)):
             yield clip_name(clip, i), list(clip["blurry"]), list(clip["sharp"])
         return
-    for clip in sorted(Path(which).iterdir()):
-        if (clip / "blur").is_dir():
-            yield clip.name, list(FolderSource(clip / "blur")), list(FolderSource(clip / "sharp"))
+    for name, blur, sharp in pairs_dataset(which):
+        if sharp is not None:
+            yield name, list(blur), list(sharp)
 
 
 def main() -> None:

@@ -68,11 +68,11 @@ def _sequences(args: argparse.Namespace):
             yield drive["name"], list(drive["blurry"]), list(drive["sharp"])
     if not args.dataset:
         return
-    from deblur_ros.adapters.frame_sources import open_source
+    from deblur_ros.adapters.frame_sources import pairs_dataset
 
-    for folder in sorted(p for p in Path(args.dataset).iterdir() if (p / "blur").is_dir()):
-        yield (folder.name, list(open_source(str(folder / "blur"))),
-               list(open_source(str(folder / "sharp"))))
+    for name, blur, sharp in pairs_dataset(args.dataset):
+        if sharp is not None:
+            yield name, list(blur), list(sharp)
 
 
 def cmd_frames(args: argparse.Namespace) -> None:

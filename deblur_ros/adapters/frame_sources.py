@@ -262,6 +262,31 @@ def open_source(
     )
 
 
+def pairs_dataset(root: str | os.PathLike[str]
+                  ) -> Iterator[tuple[str, FolderSource, FolderSource | None]]:
+    """(name, blurry frames, sharp frames or None) per ``ROOT/<sequence>/blur|sharp``.
+
+    The layout of GoPro-style sets and of ``deblur-ros pairs``; sequences in name order.
+    A sequence whose two folders differ in length is refused: scoring would pair the
+    wrong frames without a word.
+    """
+    root = Path(root).expanduser()
+    if not root.is_dir():
+        raise FrameSourceError(f"dataset root {str(root)!r} is not a folder")
+    folders = sorted(p for p in root.iterdir() if (p / "blur").is_dir())
+    if not folders:
+        raise FrameSourceError(
+            f"dataset root {str(root)!r} has no sub-folder with a 'blur/' folder "
+            "(expected ROOT/<sequence>/blur and ROOT/<sequence>/sharp)")
+    for folder in folders:
+        blur = FolderSource(folder / "blur")
+        sharp = FolderSource(folder / "sharp") if (folder / "sharp").is_dir() else None
+        if sharp is not None and len(sharp.paths) != len(blur.paths):
+            raise FrameSourceError(f"{folder.name}: {len(blur.paths)} blurry frames but "
+                                   f"{len(sharp.paths)} sharp ones")
+        yield folder.name, blur, sharp
+
+
 def write_frames_folder(frames: Iterable[np.ndarray], path: str | os.PathLike[str]) -> list[Path]:
     """Write uint8 RGB (or grey HxW) frames as 000000.png, 000001.png, ...
 

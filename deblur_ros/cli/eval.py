@@ -62,7 +62,12 @@ def _spread(count: int | None, strips: int) -> Callable[[int], bool]:
 
 def _sequences(args: argparse.Namespace) -> Iterator[tuple[str, object, object, int | None]]:
     """(name, blurry frames, sharp frames or None, frame count if known) per sequence."""
-    from deblur_ros.adapters.frame_sources import FolderSource, FrameSourceError, open_source
+    from deblur_ros.adapters.frame_sources import (
+        FolderSource,
+        FrameSourceError,
+        open_source,
+        pairs_dataset,
+    )
 
     def source(path: Path):
         if not path.exists():
@@ -84,22 +89,8 @@ def _sequences(args: argparse.Namespace) -> Iterator[tuple[str, object, object, 
             yield name, list(clip["blurry"]), list(clip["sharp"]), len(clip["blurry"])
         return
     if args.dataset is not None:
-        root = Path(args.dataset).expanduser()
-        if not root.is_dir():
-            raise FrameSourceError(f"dataset root {str(root)!r} is not a folder")
-        folders = sorted(p for p in root.iterdir() if (p / "blur").is_dir())
-        if not folders:
-            raise FrameSourceError(
-                f"dataset root {str(root)!r} has no sub-folder with a 'blur/' folder "
-                "(expected ROOT/<sequence>/blur and ROOT/<sequence>/sharp)")
-        for folder in folders:
-            blur = FolderSource(folder / "blur")
-            sharp = FolderSource(folder / "sharp") if (folder / "sharp").is_dir() else None
-            count = len(blur.paths)
-            if sharp is not None and len(sharp.paths) != count:
-                raise FrameSourceError(
-                    f"{folder.name}: {count} blurry frames but {len(sharp.paths)} sharp ones")
-            yield folder.name, iter(blur), iter(sharp) if sharp else None, count
+        for name, blur, sharp in pairs_dataset(args.dataset):
+            yield name, iter(blur), iter(sharp) if sharp else None, len(blur.paths)
         return
     blur = source(Path(args.blur).expanduser())
     sharp = source(Path(args.sharp).expanduser()) if args.sharp else None

@@ -18,6 +18,7 @@ from deblur_ros.adapters.frame_sources import (
     SyntheticSource,
     VideoSource,
     open_source,
+    pairs_dataset,
     write_frames_folder,
 )
 
@@ -237,3 +238,22 @@ def test_folder_source_with_nothing_readable(tmp_path: Path) -> None:
     (folder / "0.png").write_bytes(b"junk")
     with pytest.raises(FrameSourceError, match="no readable image"):
         FolderSource(folder, on_bad_frame=lambda path, exc: None)
+
+
+def test_pairs_dataset_walks_sequences_in_order_and_refuses_a_short_sharp_folder(
+        tmp_path: Path) -> None:
+    img = np.zeros((8, 8, 3), np.uint8)
+    for name, n_blur, n_sharp in (("seq10", 2, 2), ("seq2", 3, None), ("notes", 0, 0)):
+        if n_blur:
+            write_frames_folder([img] * n_blur, tmp_path / name / "blur")
+        if n_sharp:
+            write_frames_folder([img] * n_sharp, tmp_path / name / "sharp")
+    (tmp_path / "notes").mkdir()
+    got = [(name, len(blur.paths), sharp and len(sharp.paths))
+           for name, blur, sharp in pairs_dataset(tmp_path)]
+    assert got == [("seq10", 2, 2), ("seq2", 3, None)]
+    write_frames_folder([img], tmp_path / "seq2" / "sharp")
+    with pytest.raises(FrameSourceError, match="seq2: 3 blurry frames but 1 sharp"):
+        list(pairs_dataset(tmp_path))
+    with pytest.raises(FrameSourceError, match="not a folder"):
+        list(pairs_dataset(tmp_path / "none"))
