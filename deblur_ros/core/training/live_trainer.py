@@ -282,8 +282,9 @@ def train_step(model: StrcnnDtb, optimiser: torch.optim.Optimizer, blurry: torch
     """One optimiser step on a batch of clips [N, T, 3, H, W]; returns the loss.
 
     With a teacher the loss is a blend of the distance to the ground truth and to the
-    teacher's output on the same clips: a narrow network cannot reach the ground truth
-    where a wide one does, and the wide one's output is a target it can follow.
+    teacher's output on the same clips, in case a narrow network follows a wide one's
+    output more easily than the ground truth; for the lite model it did not pay
+    (``models/TRAINING.md``, "Distilling the paper width into the lite model").
     """
     for group in optimiser.param_groups:
         group["lr"] = learning_rate(cfg, step)
