@@ -17,8 +17,8 @@ import argparse
 
 import numpy as np
 import torch
-from live_coring_study import sequences  # the same pairs-dataset walk (bench/ is on the path)
 
+from deblur_ros.adapters.frame_sources import pairs_dataset
 from deblur_ros.core.imaging import to_float01
 from deblur_ros.core.inference.streaming import StreamingDeblurrer
 from deblur_ros.core.models.checkpoint import load_model
@@ -55,8 +55,10 @@ def main() -> None:
     for root in args.data:
         gains: dict[str, list[float]] = {t: [] for t in tricks}
         names = []
-        for name, blurry, sharp in sequences(root):
-            sharp = [to_float01(s) for s in sharp]
+        for name, blur_frames, sharp_frames in pairs_dataset(root):
+            if sharp_frames is None:
+                continue
+            blurry, sharp = list(blur_frames), [to_float01(s) for s in sharp_frames]
             once = run(deblurrer, blurry)
             twice = run(deblurrer, once)
             base = [to_float01(b) for b in blurry]

@@ -189,13 +189,11 @@ def _main(argv: list[str]) -> int:
     if args.real:
         chosen["real_footage"] = args.real
         chosen.setdefault("real_share", 0.5)
-    if args.init:
-        from deblur_ros.core.models.checkpoint import resolve_model
+    from deblur_ros.core.models.checkpoint import resolve_model
 
+    if args.init:
         chosen["init"] = str(resolve_model(args.init))
     if args.teacher:
-        from deblur_ros.core.models.checkpoint import resolve_model
-
         chosen["teacher"] = str(resolve_model(args.teacher))
     elif args.distill is not None:
         print("deblur-ros train: --distill needs --teacher CKPT", file=sys.stderr)
