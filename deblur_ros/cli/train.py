@@ -53,6 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--real-shuffle", type=float, default=None, metavar="P",
                         help="share of --real clips with their colour channels permuted "
                         "(default 0)")
+    parser.add_argument("--real-width", type=int, default=None, metavar="PX",
+                        help="width the --real footage is decoded at before cropping (default "
+                        "1024); a wider one gives longer streaks at the same zoom")
     parser.add_argument("--real-hold-out", default=None, metavar="NAMES",
                         help="comma-separated parts of clip names never trained on (evaluate "
                         "on those)")
@@ -181,7 +184,7 @@ def _main(argv: list[str]) -> int:
         "width", "iterations", "batch", "crop", "clip_frames", "lr", "warmup", "streak_min",
         "streak_max", "still_clips", "val_every", "save_every", "val_photos", "val_size",
         "procedural_fraction", "schedule", "loss", "data", "activation", "real_share",
-        "real_hold_out", "real_shuffle", "distill")
+        "real_hold_out", "real_shuffle", "real_width", "distill")
         if getattr(args, name) is not None}
     chosen |= {"lookahead": args.lookahead, "past": max(1, args.lookahead), "device": args.device,
                "workers": args.workers, "seed": args.seed, "photo_root": args.photos,

@@ -145,6 +145,7 @@ def test_warm_start_refuses_another_depth(tmp_path):
     ({"real_share": 0.5}, "needs --real DIR"),
     ({"real_share": 1.5, "real_footage": "/nosuch"}, "real-share is a share"),
     ({"real_shuffle": -0.1}, "real-shuffle is a share"),
+    ({"real_width": 64}, "real-width must be at least the crop"),
     ({"real_share": 0.5, "real_footage": "/nosuch/clips"}, "does not exist"),
     ({"real_footage": "/nosuch", "data": "trajectory"}, "mixes into the motion recipe"),
     ({"distill": 1.5}, "distill is the teacher's weight"),

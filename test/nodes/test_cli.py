@@ -116,13 +116,14 @@ def test_train_live_mixes_real_footage_and_records_what_was_held_out(tmp_path):
     args = ["train", "live", "--out", str(tmp_path / "run"), "--width", "8", "--batch", "2",
             "--crop", "32", "--clip-frames", "3", "--workers", "0", "--val-every", "2",
             "--val-photos", "1", "--val-size", "32", "--device", "cpu", "--iterations", "2",
-            "--real-shuffle", "0.5",
+            "--real-shuffle", "0.5", "--real-width", "64",
             "--real", str(footage), "--real-share", "1", "--real-hold-out", "CLIP02"]
     assert main(args) == 0
     _, meta = load_model(tmp_path / "run" / "strcnn-w8-m1.pt")
     real = meta["data"]["real"]
     assert real["clips"] == ["CLIP01"] and real["held_out"] == ["CLIP02"]
     assert real["share"] == 1.0 and real["clip"]["channel_shuffle"] == 0.5
+    assert real["width"] == 64
     assert main([*args[:-1], "CLIP"]) == 2  # nothing left to train on: refused, no traceback
 
 

@@ -234,6 +234,9 @@ def check_config(cfg: LiveTrainConfig) -> None:
     if not 0.0 <= cfg.real_shuffle <= 1.0:
         raise ValueError("real-shuffle is a share of the real clips, in [0, 1]; got "
                          f"{cfg.real_shuffle}")
+    if cfg.real_width < cfg.crop:
+        raise ValueError(f"real-width must be at least the crop ({cfg.crop} px); got "
+                         f"{cfg.real_width}")
     if cfg.real_share and not cfg.real_footage:
         raise ValueError("real-share needs --real DIR (a folder of high-frame-rate clips)")
     if cfg.real_footage:
