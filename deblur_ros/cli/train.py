@@ -6,8 +6,12 @@ import argparse
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from deblur_ros.cli.args import positive_int, stop_on_signals
+
+if TYPE_CHECKING:
+    from deblur_ros.core.training.live_trainer import RealValidation
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -59,6 +63,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--real-hold-out", default=None, metavar="NAMES",
                         help="comma-separated parts of clip names never trained on (evaluate "
                         "on those)")
+    parser.add_argument("--real-val", default=None, metavar="DIR",
+                        help="real blurry/sharp pairs (DIR/<sequence>/blur and sharp, e.g. made "
+                        "by 'deblur-ros pairs') scored at every validation beside the synthetic "
+                        "set; best.pt is still chosen on the synthetic set")
     parser.add_argument("--init", default=None,
                         help="warm-start from this checkpoint (path or shipped name); another "
                         "width or look-ahead is adapted")
@@ -157,6 +165,21 @@ def _run(train: Callable[[], Path], args: argparse.Namespace) -> int:
     return 0
 
 
+def load_real_validation(root: str) -> RealValidation:
+    """Read every frame of a pairs folder once, up front: a missing sharp folder or an
+    unreadable frame stops the run before training starts, not at its first validation."""
+    from deblur_ros.adapters.frame_sources import pairs_dataset
+    from deblur_ros.core.training.live_trainer import RealValidation
+
+    sequences = []
+    for name, blur, sharp in pairs_dataset(root):
+        if sharp is None:
+            raise ValueError(f"--real-val {root!r}: {name} has no sharp/ folder; real "
+                             "validation needs ground truth (make pairs with 'deblur-ros pairs')")
+        sequences.append((name, list(blur), list(sharp)))
+    return RealValidation(str(root), sequences)
+
+
 def main(argv: list[str]) -> int:
     # SIGTERM/SIGINT stop a run the way Ctrl-C does: the trainer saves ``last.pt`` on
     # the way out, and the same command resumes there.
@@ -202,4 +225,6 @@ def _main(argv: list[str]) -> int:
         print("deblur-ros train: --distill needs --teacher CKPT", file=sys.stderr)
         return 2
     cfg = LiveTrainConfig.paper(**chosen) if args.paper else LiveTrainConfig(**chosen)
-    return _run(lambda: train_live(cfg, args.out, resume=not args.fresh), args)
+    return _run(lambda: train_live(
+        cfg, args.out, resume=not args.fresh,
+        real_val=load_real_validation(args.real_val) if args.real_val else None), args)

@@ -127,6 +127,50 @@ def test_train_live_mixes_real_footage_and_records_what_was_held_out(tmp_path):
     assert main([*args[:-1], "CLIP"]) == 2  # nothing left to train on: refused, no traceback
 
 
+def test_train_live_scores_real_pairs_on_its_curve_as_eval_does(tmp_path, capsys):
+    import json
+
+    import cv2
+    import numpy as np
+
+    from deblur_ros.adapters.frame_sources import write_frames_folder
+    from deblur_ros.core.models.checkpoint import load_model
+
+    rng = np.random.default_rng(3)
+    pairs = tmp_path / "pairs"
+    for name in ("CLIPA_1", "CLIPB_1"):
+        sharp = [rng.integers(0, 256, (40, 56, 3), dtype=np.uint8) for _ in range(3)]
+        write_frames_folder(sharp, pairs / name / "sharp")
+        write_frames_folder([cv2.blur(f, (7, 1)) for f in sharp], pairs / name / "blur")
+    args = ["train", "live", "--out", str(tmp_path / "run"), "--width", "8", "--batch", "1",
+            "--crop", "32", "--clip-frames", "3", "--workers", "0", "--val-every", "2",
+            "--val-photos", "1", "--val-size", "32", "--device", "cpu", "--iterations", "2",
+            "--real-val", str(pairs)]
+    assert main(args) == 0
+    run = tmp_path / "run"
+    _, meta = load_model(run / "strcnn-w8-m1.pt")
+    assert meta["real_validation"] == {"source": str(pairs), "sequences": ["CLIPA_1", "CLIPB_1"]}
+    assert [h["step"] for h in meta["history"] if "real" in h] == [0, 2]
+    real = meta["history"][-1]["real"]
+    assert set(real["by_sequence"]) == {"CLIPA_1", "CLIPB_1"}
+    assert real["frames"] == 6
+    # The curve's figure is the one eval prints for the same weights and folder.
+    assert main(["eval", "--model", str(run / "strcnn-w8-m1.pt"), "--dataset", str(pairs),
+                 "--deadzone", "0", "--device", "cpu", "--strips", "0",
+                 "--json", str(tmp_path / "eval.json")]) == 0
+    figures = json.loads((tmp_path / "eval.json").read_text())
+    assert abs(figures["input"]["psnr"] - real["input_psnr"]) < 1e-6
+    assert abs(figures["output"]["psnr"] - real["output_psnr"]) < 1e-3
+    assert (run / "curve.png").stat().st_size > 0
+    # Pairs without ground truth are refused before training starts, in one line.
+    (pairs / "CLIPB_1" / "sharp").rename(pairs / "CLIPB_1" / "gt")
+    capsys.readouterr()
+    assert main([*args[:3], str(tmp_path / "run2"), *args[4:]]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("deblur-ros train: --real-val") and "CLIPB_1 has no sharp/" in err
+    assert "\n" not in err and not (tmp_path / "run2" / "last.pt").exists()
+
+
 def test_train_live_distils_from_a_teacher_and_records_it(tmp_path, capsys):
     from deblur_ros.core.models.checkpoint import load_model, save_checkpoint
     from deblur_ros.core.models.strcnn_dtb import StrcnnConfig, StrcnnDtb

@@ -2,7 +2,9 @@
 
 It plots what decides a recipe: validation gain over the blurry input (output PSNR minus
 input PSNR, dB) per blur level and overall, against iterations, with CPU minutes on a
-second axis label. Above zero the model deblurs; below it, it damages.
+second axis label. Above zero the model deblurs; below it, it damages. With real-motion
+validation (``train live --real-val``) two more lines: the real sequences' mean gain and
+the gain of the worst one (the "no clip below its input" target).
 """
 
 from __future__ import annotations
@@ -29,6 +31,13 @@ def _series(history: list[dict]) -> dict[str, list[tuple[int, float]]]:
         for level, fig in val.get("by_level", {}).items():
             out.setdefault(level, []).append(
                 (entry["step"], fig["output_psnr"] - fig["input_psnr"]))
+        real = entry.get("real")
+        if real:
+            out.setdefault("real", []).append(
+                (entry["step"], real["output_psnr"] - real["input_psnr"]))
+            out.setdefault("real worst", []).append(
+                (entry["step"], min(f["output_psnr"] - f["input_psnr"]
+                                    for f in real["by_sequence"].values())))
     return out
 
 
