@@ -142,12 +142,14 @@ def evaluate_real(model: StrcnnDtb, real: RealValidation, device: torch.device
                    for name, blurry, sharp in real.sequences]
     finally:
         model.train()
-    summary = psnr_summary(results)
-    del summary["by_level"]
-    summary["by_sequence"] = {r.name: {"input_psnr": float(np.mean([a for a, _ in r.scores.psnr])),
-                                       "output_psnr": float(np.mean([b for _, b in r.scores.psnr]))}
-                              for r in results}
-    return summary
+
+    def means(pairs: list[tuple[float, float]]) -> dict[str, float]:
+        return {"input_psnr": float(np.mean([a for a, _ in pairs])),
+                "output_psnr": float(np.mean([b for _, b in pairs]))}
+
+    every = [pair for r in results for pair in r.scores.psnr]
+    return means(every) | {"frames": len(every),
+                           "by_sequence": {r.name: means(r.scores.psnr) for r in results}}
 
 
 def training_loss(name: str, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
