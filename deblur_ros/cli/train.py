@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from deblur_ros.core.training.live_trainer import LiveTrainConfig
+    from deblur_ros.core.training.live_trainer import LOSSES, LiveTrainConfig
 
     d = LiveTrainConfig()
     parser = argparse.ArgumentParser(
@@ -44,7 +44,10 @@ def build_parser() -> argparse.ArgumentParser:
         parser.add_argument(f"--{name}", type=kind, default=None,
                             help=f"default {getattr(d, name.replace('-', '_'))}")
     parser.add_argument("--schedule", choices=("cosine", "step"), default=None)
-    parser.add_argument("--loss", choices=("charbonnier", "l1", "mse"), default=None)
+    parser.add_argument("--loss", choices=LOSSES, default=None)
+    parser.add_argument("--fft-weight", type=float, default=None, metavar="W",
+                        help=f"weight of the frequency term of --loss charbonnier+fft "
+                        f"(default {d.fft_weight})")
     parser.add_argument("--activation", choices=("lrelu", "relu"), default=None,
                         help="lrelu (default: no dead units) or relu (the paper's)")
     parser.add_argument("--data", choices=("motion", "trajectory"), default=None,
@@ -207,7 +210,7 @@ def _main(argv: list[str]) -> int:
         "width", "iterations", "batch", "crop", "clip_frames", "lr", "warmup", "streak_min",
         "streak_max", "still_clips", "val_every", "save_every", "val_photos", "val_size",
         "procedural_fraction", "schedule", "loss", "data", "activation", "real_share",
-        "real_hold_out", "real_shuffle", "real_width", "distill")
+        "real_hold_out", "real_shuffle", "real_width", "distill", "fft_weight")
         if getattr(args, name) is not None}
     chosen |= {"lookahead": args.lookahead, "past": max(1, args.lookahead), "device": args.device,
                "workers": args.workers, "seed": args.seed, "photo_root": args.photos,
