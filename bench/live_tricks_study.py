@@ -1,15 +1,18 @@
 """Would a test-time trick or a weight average lift the lite model on real blur?
 
-Three things cost no training: feeding the network's output back in (a second pass),
-scaling its residual (if it under-deblurs large blur, more of the same might help), and
-averaging the weights of fine-tunes that share one start (a "model soup"). This study
+Four things cost no training: feeding the network's output back in (a second pass),
+scaling its residual (if it under-deblurs large blur, more of the same might help),
+averaging the outputs of mirrored copies of the stream (the self-ensemble of EDSR+, for
+offline use: it costs two or four network runs a frame), and averaging the weights of
+fine-tunes that share one start (a "model soup"). This study
 scores each on pairs datasets (``deblur-ros pairs``: <clip>/blur, <clip>/sharp), raw
 (no dead zone), so a choice is measured on clips the model never saw before it ships.
 
     python bench/live_tricks_study.py eval_out/x4k_t11_ho ../shared/data/gopro_examples
     python bench/live_tricks_study.py DATA --model A.pt --soup B.pt C.pt   # mean of A, B, C
 
-Results of 2026-12-05: ``models/TRAINING.md``, "Which five clips?".
+Results of 2026-12-05: ``models/TRAINING.md``, "Which five clips?" (the mirror
+ensembles: "A mirrored self-ensemble", 2026-12-05).
 """
 from __future__ import annotations
 
@@ -40,6 +43,19 @@ def run(deblurrer: StreamingDeblurrer, frames: list[np.ndarray]) -> list[np.ndar
     return deblurrer.process(frames)
 
 
+def mirrored(deblurrer: StreamingDeblurrer, frames: list[np.ndarray],
+             flips: tuple[tuple[int, ...], ...]) -> list[np.ndarray]:
+    """Mean output (float) over streams mirrored along ``flips`` (axes; () is the stream
+    itself). Each mirrored stream is a stream of its own, so each keeps its own state."""
+    total = None
+    for axes in flips:
+        flipped = [np.ascontiguousarray(np.flip(f, axes)) if axes else f for f in frames]
+        out = [np.flip(to_float01(o), axes) if axes else to_float01(o)
+               for o in run(deblurrer, flipped)]
+        total = out if total is None else [t + o for t, o in zip(total, out)]
+    return [t / len(flips) for t in total]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("data", nargs="+", help="pairs dataset roots")
@@ -51,7 +67,7 @@ def main() -> None:
     torch.set_num_threads(1)
     model = averaged([args.model, *args.soup]) if args.soup else load_model(args.model, "cpu")[0]
     deblurrer = StreamingDeblurrer(model, "cpu", threads=1, deadzone=0.0)
-    tricks = ("once", "twice", f"x{args.scale:g}")
+    tricks = ("once", "twice", f"x{args.scale:g}", "mirror2", "mirror4")
     for root in args.data:
         gains: dict[str, list[float]] = {t: [] for t in tricks}
         names = []
@@ -67,6 +83,8 @@ def main() -> None:
                 "twice": [to_float01(o) for o in twice],
                 tricks[2]: [np.clip(b + args.scale * (to_float01(o) - b), 0.0, 1.0)
                             for b, o in zip(base, once)],
+                "mirror2": mirrored(deblurrer, blurry, ((), (1,))),
+                "mirror4": mirrored(deblurrer, blurry, ((), (1,), (0,), (0, 1))),
             }
             inp = np.mean([psnr(b, s) for b, s in zip(base, sharp)])
             for t in tricks:

@@ -48,6 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--fft-weight", type=float, default=None, metavar="W",
                         help=f"weight of the frequency term of --loss charbonnier+fft "
                         f"(default {d.fft_weight})")
+    parser.add_argument("--ema", type=float, default=None, metavar="DECAY",
+                        help="validate, keep and export a moving average of the weights with "
+                        "this decay per step (e.g. 0.999; default 0: the weights themselves)")
     parser.add_argument("--activation", choices=("lrelu", "relu"), default=None,
                         help="lrelu (default: no dead units) or relu (the paper's)")
     parser.add_argument("--data", choices=("motion", "trajectory"), default=None,
@@ -210,7 +213,7 @@ def _main(argv: list[str]) -> int:
         "width", "iterations", "batch", "crop", "clip_frames", "lr", "warmup", "streak_min",
         "streak_max", "still_clips", "val_every", "save_every", "val_photos", "val_size",
         "procedural_fraction", "schedule", "loss", "data", "activation", "real_share",
-        "real_hold_out", "real_shuffle", "real_width", "distill", "fft_weight")
+        "real_hold_out", "real_shuffle", "real_width", "distill", "fft_weight", "ema")
         if getattr(args, name) is not None}
     chosen |= {"lookahead": args.lookahead, "past": max(1, args.lookahead), "device": args.device,
                "workers": args.workers, "seed": args.seed, "photo_root": args.photos,

@@ -14,10 +14,12 @@ from deblur_ros.core.synthesis.motion import MotionSpec, render_motion_clip
 from deblur_ros.core.synthesis.procedural import dead_leaves
 from deblur_ros.core.training.live_trainer import (
     LiveTrainConfig,
+    ema_decay,
     frequency_loss,
     learning_rate,
     run_clip,
     train_step,
+    update_average,
     warm_start,
 )
 
@@ -66,6 +68,20 @@ def test_the_frequency_loss_trains_towards_the_ground_truth_too():
         before = (blurry - sharp).abs().mean()
         after = (run_clip(model, blurry) - sharp).abs().mean()
     assert after < 0.9 * before, (float(before), float(after))
+
+
+def test_the_weight_average_blends_by_its_decay_and_ramps_up():
+    torch.manual_seed(0)
+    model, average = StrcnnDtb(StrcnnConfig(width=8)), StrcnnDtb(StrcnnConfig(width=8))
+    before = [p.detach().clone() for p in average.parameters()]
+    update_average(average, model, 0.75)
+    for kept, old, new in zip(average.parameters(), before, model.parameters()):
+        assert torch.allclose(kept, 0.75 * old + 0.25 * new, atol=1e-6)
+        assert not kept.requires_grad or kept.grad is None
+    cfg = LiveTrainConfig(ema=0.999)
+    assert ema_decay(cfg, 0) == pytest.approx(0.1)  # the start is nearly forgotten at once
+    assert ema_decay(cfg, 100) < ema_decay(cfg, 1000) < 0.999
+    assert ema_decay(cfg, 100_000) == 0.999
 
 
 def test_learning_rate_schedules():
@@ -151,6 +167,7 @@ def test_warm_start_refuses_another_depth(tmp_path):
     ({"photo_root": "/nosuch/photos"}, "does not exist"),
     ({"loss": "huber"}, "unknown loss"),
     ({"fft_weight": -1.0}, "fft-weight must be"),
+    ({"ema": 1.0}, "ema is the average's decay"),
     ({"data": "gopro"}, "unknown data recipe"),
     ({"streak_min": 40.0}, "streak range"),
     ({"streak_min": 0.0}, "streak range"),

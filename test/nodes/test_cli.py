@@ -100,6 +100,39 @@ def test_train_live_short_run_resumes_and_exports(tmp_path, capsys):
     assert "recipe" in meta and "hardware" in meta
 
 
+def test_train_live_with_ema_resumes_the_average_and_exports_it(tmp_path):
+    """The average must continue across a stop (not restart from the weights), and what
+    is kept as best and exported is the average, not the raw weights."""
+    import torch
+
+    from deblur_ros.core.models.checkpoint import read_checkpoint
+    from deblur_ros.core.training.live_trainer import LiveTrainConfig, ema_decay
+
+    run = tmp_path / "run"
+    args = ["train", "live", "--out", str(run), "--width", "8", "--batch", "1", "--crop", "32",
+            "--clip-frames", "3", "--workers", "0", "--val-every", "1", "--save-every", "1",
+            "--val-photos", "1", "--val-size", "32", "--device", "cpu", "--lr", "1e-2",
+            "--warmup", "0", "--ema", "0.9"]
+    assert main([*args, "--iterations", "2"]) == 0
+    first = read_checkpoint(run / "last.pt")
+    assert main([*args, "--iterations", "3"]) == 0
+    second = read_checkpoint(run / "last.pt")
+    assert second["metadata"]["recipe"]["ema"] == 0.9
+    decay = ema_decay(LiveTrainConfig(ema=0.9), 2)
+    for key, weights in second["state_dict"].items():
+        expected = decay * first["train_state"]["ema"][key] + (1 - decay) * weights
+        assert torch.allclose(second["train_state"]["ema"][key], expected, atol=1e-6), key
+    raw, kept = second["state_dict"], second["train_state"]["ema"]
+    assert any(not torch.equal(raw[k], kept[k]) for k in raw)  # it is not the weights
+    best = read_checkpoint(run / "best.pt")
+    step = best["metadata"]["best_step"]
+    assert step in (2, 3), step  # the steps whose average last.pt holds
+    average = first["train_state"]["ema"] if step == 2 else kept
+    assert all(torch.equal(best["state_dict"][k], average[k]) for k in raw)
+    exported = read_checkpoint(run / "strcnn-w8-m1.pt")
+    assert all(torch.equal(exported["state_dict"][k], best["state_dict"][k]) for k in raw)
+
+
 def test_train_live_mixes_real_footage_and_records_what_was_held_out(tmp_path):
     import cv2
     import numpy as np

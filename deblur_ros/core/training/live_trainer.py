@@ -10,6 +10,7 @@ as inference.
 
 from __future__ import annotations
 
+import copy
 import math
 import sys
 import time
@@ -53,6 +54,8 @@ class LiveTrainConfig:
     weight_decay: float = 1e-5
     loss: str = "charbonnier"  # one of LOSSES; "mse" is the paper's
     fft_weight: float = 1.0  # weight of the frequency term in "charbonnier+fft"
+    ema: float = 0.0  # decay of a moving average of the weights, which validation and the
+    # export use (0: off, the weights themselves)
     data: str = "motion"  # "motion" (motion.py) or "trajectory" (the first recipe, render.py)
     streak_min: float = 1.0  # per-clip streak level range (px), drawn log-uniformly
     streak_max: float = 36.0
@@ -306,6 +309,9 @@ def check_config(cfg: LiveTrainConfig) -> None:
         from deblur_ros.core.synthesis.real_motion import footage_paths
 
         footage_paths(cfg.real_footage, _hold_out(cfg))
+    if not 0.0 <= cfg.ema < 1.0:
+        raise ValueError(f"ema is the average's decay per step, in [0, 1) (e.g. 0.999); got "
+                         f"{cfg.ema}")
     if cfg.fft_weight < 0.0:
         raise ValueError(f"fft-weight must be >= 0; got {cfg.fft_weight}")
     if not 0.0 <= cfg.distill <= 1.0:
@@ -367,6 +373,21 @@ def train_step(model: StrcnnDtb, optimiser: torch.optim.Optimizer, blurry: torch
     loss.backward()
     optimiser.step()
     return float(loss.item())
+
+
+def ema_decay(cfg: LiveTrainConfig, step: int) -> float:
+    """The average's decay at ``step``, ramped up from 0.1 so that its first steps follow the
+    weights rather than the starting point (the usual (1 + t) / (10 + t) warm-up)."""
+    return min(cfg.ema, (1.0 + step) / (10.0 + step))
+
+
+@torch.no_grad()
+def update_average(average: StrcnnDtb, model: StrcnnDtb, decay: float) -> None:
+    """average <- decay * average + (1 - decay) * model, parameter by parameter."""
+    for kept, current in zip(average.parameters(), model.parameters()):
+        kept.lerp_(current, 1.0 - decay)
+    for kept, current in zip(average.buffers(), model.buffers()):
+        kept.copy_(current)
 
 
 def _leave_stop_to_main(worker_id: int) -> None:
@@ -447,6 +468,12 @@ def train_live(cfg: LiveTrainConfig, out_dir: Path, resume: bool = True,
         optimiser.load_state_dict(state["optimiser"])
         step, elapsed, history = state["step"], state["elapsed_s"], state["history"]
         init_note = payload["metadata"].get("init")
+    # With --ema, the average is what is validated, kept as best.pt and exported; the
+    # weights themselves go on training. A run that had no average starts it here.
+    average = copy.deepcopy(model).requires_grad_(False) if cfg.ema else None
+    if average is not None and resuming and "ema" in state:
+        average.load_state_dict(state["ema"])
+    scored = average if average is not None else model
 
     root = Path(cfg.photo_root) if cfg.photo_root else default_photo_root()
     pool = PhotoPool(root, TRAIN_SETS, procedural_fraction=cfg.procedural_fraction)
@@ -509,13 +536,13 @@ def train_live(cfg: LiveTrainConfig, out_dir: Path, resume: bool = True,
         save_checkpoint(last, model, metadata(scores), train_state={
             "optimiser": optimiser.state_dict(), "step": step, "elapsed_s": elapsed,
             "history": history,
-        })
+        } | ({"ema": average.state_dict()} if average is not None else {}))
 
     if not history:
         # The starting point of the curve: where the untrained (or warm-started) model is.
         history.append({"step": 0, "elapsed_s": 0.0, "loss": None,
-                        "val": evaluate(model, val, device)}
-                       | ({"real": evaluate_real(model, real_val, device)} if real_val else {}))
+                        "val": evaluate(scored, val, device)}
+                       | ({"real": evaluate_real(scored, real_val, device)} if real_val else {}))
     model.train()
     bar = tqdm(total=cfg.iterations, initial=step, disable=not progress, unit="it",
                dynamic_ncols=True)
@@ -529,6 +556,8 @@ def train_live(cfg: LiveTrainConfig, out_dir: Path, resume: bool = True,
             blurry = blurry.to(device, non_blocking=True)
             sharp = sharp.to(device, non_blocking=True)
             loss = train_step(model, optimiser, blurry, sharp, cfg, step, use_amp, teacher)
+            if average is not None:
+                update_average(average, model, ema_decay(cfg, step))
             step += 1
             now = time.perf_counter()
             elapsed += now - t0
@@ -537,21 +566,21 @@ def train_live(cfg: LiveTrainConfig, out_dir: Path, resume: bool = True,
             bar.update(1)
             bar.set_postfix(loss=f"{running:.5f}", lr=f"{learning_rate(cfg, step):.2e}")
             if step % cfg.val_every == 0 or step == cfg.iterations:
-                scores = evaluate(model, val, device)
+                scores = evaluate(scored, val, device)
                 best_psnr = max((h["val"]["output_psnr"] for h in history if h["step"] > 0),
                                 default=-1.0)
                 history.append({"step": step, "elapsed_s": round(elapsed, 1), "loss": running,
                                 "val": scores})
                 real_line = ""
                 if real_val:
-                    real = history[-1]["real"] = evaluate_real(model, real_val, device)
+                    real = history[-1]["real"] = evaluate_real(scored, real_val, device)
                     worst, fig = min(real["by_sequence"].items(),
                                      key=lambda kv: kv[1]["output_psnr"] - kv[1]["input_psnr"])
                     real_line = (f"  real {real['input_psnr']:.2f} -> {real['output_psnr']:.2f} dB"
                                  f" (worst {worst} "
                                  f"{fig['output_psnr'] - fig['input_psnr']:+.2f})")
                 if scores["output_psnr"] > best_psnr:
-                    save_checkpoint(best, model, metadata(scores) | {"best_step": step})
+                    save_checkpoint(best, scored, metadata(scores) | {"best_step": step})
                 levels = "  ".join(f"{k} {v['input_psnr']:.2f}->{v['output_psnr']:.2f}"
                                    for k, v in scores["by_level"].items())
                 bar.write(f"step {step} ({elapsed / 60:.1f} min): loss {running:.5f}  val "
@@ -573,10 +602,10 @@ def train_live(cfg: LiveTrainConfig, out_dir: Path, resume: bool = True,
     exported = out_dir / f"{cfg.model_config.name}.pt"
     if best.exists():
         best_payload = read_checkpoint(best)
-        model.load_state_dict(best_payload["state_dict"])
+        scored.load_state_dict(best_payload["state_dict"])
         final = metadata(best_payload["metadata"]["validation"])
         final["best_step"] = best_payload["metadata"]["best_step"]
     else:
         final = metadata(scores)
-    save_checkpoint(exported, model.to(memory_format=torch.contiguous_format).cpu(), final)
+    save_checkpoint(exported, scored.to(memory_format=torch.contiguous_format).cpu(), final)
     return exported
