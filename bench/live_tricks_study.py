@@ -43,17 +43,12 @@ def run(deblurrer: StreamingDeblurrer, frames: list[np.ndarray]) -> list[np.ndar
     return deblurrer.process(frames)
 
 
-def mirrored(deblurrer: StreamingDeblurrer, frames: list[np.ndarray],
-             flips: tuple[tuple[int, ...], ...]) -> list[np.ndarray]:
-    """Mean output (float) over streams mirrored along ``flips`` (axes; () is the stream
-    itself). Each mirrored stream is a stream of its own, so each keeps its own state."""
-    total = None
-    for axes in flips:
-        flipped = [np.ascontiguousarray(np.flip(f, axes)) if axes else f for f in frames]
-        out = [np.flip(to_float01(o), axes) if axes else to_float01(o)
-               for o in run(deblurrer, flipped)]
-        total = out if total is None else [t + o for t, o in zip(total, out)]
-    return [t / len(flips) for t in total]
+def mirrored(deblurrer: StreamingDeblurrer, frames: list[np.ndarray], axes: tuple[int, ...]
+             ) -> list[np.ndarray]:
+    """The output (float) of the stream mirrored along ``axes``, mirrored back. Each
+    mirrored stream is a stream of its own, so each keeps its own state."""
+    flipped = [np.ascontiguousarray(np.flip(f, axes)) for f in frames]
+    return [np.flip(to_float01(o), axes) for o in run(deblurrer, flipped)]
 
 
 def main() -> None:
@@ -78,13 +73,16 @@ def main() -> None:
             once = run(deblurrer, blurry)
             twice = run(deblurrer, once)
             base = [to_float01(b) for b in blurry]
+            # The stream itself, left-right, upside down, both: averaged by twos and fours.
+            views = [[to_float01(o) for o in once]] + [
+                mirrored(deblurrer, blurry, axes) for axes in ((1,), (0,), (0, 1))]
             outputs = {
-                "once": [to_float01(o) for o in once],
+                "once": views[0],
                 "twice": [to_float01(o) for o in twice],
                 tricks[2]: [np.clip(b + args.scale * (to_float01(o) - b), 0.0, 1.0)
                             for b, o in zip(base, once)],
-                "mirror2": mirrored(deblurrer, blurry, ((), (1,))),
-                "mirror4": mirrored(deblurrer, blurry, ((), (1,), (0,), (0, 1))),
+                "mirror2": [sum(v) / 2 for v in zip(*views[:2])],
+                "mirror4": [sum(v) / 4 for v in zip(*views)],
             }
             inp = np.mean([psnr(b, s) for b, s in zip(base, sharp)])
             for t in tricks:
