@@ -100,7 +100,7 @@ def test_train_live_short_run_resumes_and_exports(tmp_path, capsys):
     assert "recipe" in meta and "hardware" in meta
 
 
-def test_train_live_with_ema_resumes_the_average_and_exports_it(tmp_path):
+def test_train_live_with_ema_resumes_the_average_and_exports_it(tmp_path, capsys):
     """The average must continue across a stop (not restart from the weights), and what
     is kept as best and exported is the average, not the raw weights."""
     import torch
@@ -131,6 +131,12 @@ def test_train_live_with_ema_resumes_the_average_and_exports_it(tmp_path):
     assert all(torch.equal(best["state_dict"][k], average[k]) for k in raw)
     exported = read_checkpoint(run / "strcnn-w8-m1.pt")
     assert all(torch.equal(exported["state_dict"][k], best["state_dict"][k]) for k in raw)
+    # Resumed without --ema, the average is dropped, and the user is told how to keep it.
+    capsys.readouterr()
+    assert main([*args[:-2], "--iterations", "4"]) == 0
+    err = capsys.readouterr().err
+    assert "keeps a moving average" in err and "--ema 0.9" in err
+    assert "ema" not in read_checkpoint(run / "last.pt")["train_state"]
 
 
 def test_train_live_mixes_real_footage_and_records_what_was_held_out(tmp_path):

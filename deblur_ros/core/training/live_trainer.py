@@ -473,6 +473,14 @@ def train_live(cfg: LiveTrainConfig, out_dir: Path, resume: bool = True,
     average = copy.deepcopy(model).requires_grad_(False) if cfg.ema else None
     if average is not None and resuming and "ema" in state:
         average.load_state_dict(state["ema"])
+    elif average is None and resuming and "ema" in state:
+        # Silently training on from the raw weights would swap what best.pt and the
+        # export are chosen from halfway through a run.
+        kept = payload["metadata"].get("recipe", {}).get("ema")
+        print(f"deblur-ros train: note: {last} keeps a moving average of the weights "
+              f"(--ema {kept}); resumed without --ema, it is dropped and the raw weights "
+              f"are validated and exported from here (pass --ema {kept} to keep it)",
+              file=sys.stderr)
     scored = average if average is not None else model
 
     root = Path(cfg.photo_root) if cfg.photo_root else default_photo_root()
