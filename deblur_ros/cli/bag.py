@@ -45,6 +45,10 @@ def add_job_options(parser: argparse.ArgumentParser) -> None:
                         help="live mode: grey levels (of 255) of the model's correction "
                         "dropped as noise; auto (default): the model's own measured value, "
                         f"{DEFAULT_DEADZONE:g} when it records none; 0: the raw network")
+    parser.add_argument("--mirror", type=int, choices=(1, 2, 4), default=1,
+                        help="live mode: average the stream with its left-right mirror (2) "
+                        "and also its up-down ones (4), each run on its own; 2x or 4x the "
+                        "time (default 1)")
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--suffix", default="/deblurred",
                        help="add the deblurred frames as TOPIC+SUFFIX, with a camera_info "
@@ -77,12 +81,15 @@ def add_job_options(parser: argparse.ArgumentParser) -> None:
 
 
 def job_options(args: argparse.Namespace):
-    from deblur_ros.jobs.bag_deblur import BagOptions
+    from deblur_ros.jobs.bag_deblur import BagError, BagOptions
 
+    if args.mode == "scene" and args.mirror != 1:
+        raise BagError("--mirror goes with the live model (--mode live); a scene model is "
+                       "applied once a frame")
     return BagOptions(
         topics=tuple(args.topic), mode=args.mode, model=args.model, backend=args.backend,
         precision=args.precision, device=args.device, threads=max(0, args.threads),
-        deadzone=args.deadzone,
+        deadzone=args.deadzone, mirror=args.mirror,
         suffix=args.suffix, replace=args.replace, storage=args.storage,
         version=args.version, overwrite=args.overwrite, window=args.window,
         max_selected=args.max_selected, fit_seconds=args.fit_seconds,

@@ -114,6 +114,8 @@ def format_summary(summary: dict) -> str:
     runner = f" ({summary['backend']} {summary['precision']})" if "backend" in summary else ""
     if "deadzone" in summary:
         runner += f", dead zone {summary['deadzone']:g}"
+    if summary.get("mirror", 1) > 1:
+        runner += f", {summary['mirror']} mirrored streams averaged"
     lines = [f"model {summary['model']} on {summary['device']}{runner}, "
              f"{summary['frames']} frames, "
              f"{_fmt(summary['fps'])} fps; E_warp flow: {summary['flow']}",
@@ -189,6 +191,10 @@ def main(argv: list[str]) -> int:
                              "255; auto (default, as the node and bag tool): the model's own "
                              f"measured value, {DEFAULT_DEADZONE:g} when it records none; "
                              "0: the raw network")
+    parser.add_argument("--mirror", type=int, choices=(1, 2, 4), default=1,
+                        help="live model, offline: average the stream with its left-right "
+                             "mirror (2) and also its up-down ones (4), each run on its own; "
+                             "2x or 4x the time (default 1: the stream alone)")
     parser.add_argument("--max-frames", type=positive_int, default=None,
                         help="stop after this many frames (--blur only)")
     parser.add_argument("--val-photos", type=positive_int, default=24,
@@ -250,7 +256,8 @@ def main(argv: list[str]) -> int:
                 parser.error("--window goes with --model scene or a saved scene model")
             else:
                 deblurrer = StreamingDeblurrer.from_checkpoint(
-                    path, args.device, args.backend, args.precision, deadzone=args.deadzone)
+                    path, args.device, args.backend, args.precision, deadzone=args.deadzone,
+                    mirror=args.mirror)
         except (CheckpointError, ValueError, BackendUnavailableError) as exc:
             print(f"deblur-ros eval: {exc}", file=sys.stderr)
             return 2
@@ -289,7 +296,7 @@ def main(argv: list[str]) -> int:
         summary |= {"backend": "torch", "precision": "fp32"}
     else:
         summary |= {"backend": deblurrer.runner.name, "precision": deblurrer.runner.precision,
-                    "deadzone": deblurrer.deadzone}
+                    "deadzone": deblurrer.deadzone, "mirror": deblurrer.mirror}
     print(format_summary(summary))
     for fit in fits:
         print(f"scene fit {fit['sequence']}: {len(fit['frames'])} frames selected "

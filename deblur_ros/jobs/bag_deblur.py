@@ -95,6 +95,7 @@ class BagOptions:
     device: str = "auto"
     threads: int = 0  # 0: all cores
     deadzone: float | None = None  # live mode; None: the model's own (core.inference.deadzone)
+    mirror: int = 1  # live mode: mirrored copies of each stream averaged (core.inference.streaming)
     suffix: str = "/deblurred"
     replace: bool = False
     storage: str | None = None  # None: the input's
@@ -561,7 +562,7 @@ def _make_streams(reader: Any, input: Path, chosen: dict[str, Any], options: Bag
             path = resolve_model(options.model, options.device)
             streams = {t: StreamingDeblurrer.from_checkpoint(
                 path, options.device, options.backend, options.precision, threads,
-                deadzone=options.deadzone)
+                deadzone=options.deadzone, mirror=options.mirror)
                 for t in chosen}
             first = next(iter(streams.values()))
             summary.model = f"{first.name} ({first.runner.name} {first.runner.precision})"

@@ -115,6 +115,40 @@ def test_eval_on_another_backend_scores_like_the_reference(clip_dirs, identity_m
     assert "unknown backend 'warp-drive'" in capsys.readouterr().err
 
 
+def test_eval_mirror_averages_mirrored_streams_on_every_backend(clip_dirs, tmp_path, capsys):
+    """--mirror runs each mirrored stream with its own state through whichever runner is
+    asked for: the ONNX Runtime runner must score as the PyTorch reference does."""
+    import importlib.util
+
+    import torch
+
+    from deblur_ros.core.models.checkpoint import save_checkpoint
+    from deblur_ros.core.models.strcnn_dtb import StrcnnConfig, StrcnnDtb
+
+    torch.manual_seed(0)
+    net = StrcnnDtb(StrcnnConfig(width=4))
+    torch.nn.init.normal_(net.to_image.weight, std=0.05)
+    model = save_checkpoint(tmp_path / "strcnn-w4-m1.pt", net)
+    backend = "onnxruntime" if importlib.util.find_spec("onnxruntime") else "torch"
+    figures = {}
+    for name, mirror in (("torch", "1"), ("torch", "2"), (backend, "2")):
+        out_json = tmp_path / f"{name}{mirror}.json"
+        assert deblur_ros(["eval", "--dataset", str(clip_dirs), "--model", str(model),
+                           "--device", "cpu", "--backend", name, "--precision", "fp32",
+                           "--deadzone", "0", "--mirror", mirror, "--json", str(out_json)]) == 0
+        figures[name + mirror] = json.loads(out_json.read_text())
+    assert "2 mirrored streams averaged" in capsys.readouterr().out
+    assert figures[backend + "2"]["mirror"] == 2
+    assert figures[backend + "2"]["output"]["psnr"] == pytest.approx(
+        figures["torch2"]["output"]["psnr"], abs=1e-3)
+    assert figures["torch2"]["output"]["psnr"] != pytest.approx(
+        figures["torch1"]["output"]["psnr"], abs=1e-3)
+    with pytest.raises(SystemExit) as refused:  # argparse: usage and one line
+        deblur_ros(["eval", "--dataset", str(clip_dirs), "--model", str(model), "--mirror", "3"])
+    assert refused.value.code == 2
+    assert "--mirror: invalid choice: 3" in capsys.readouterr().err
+
+
 def test_eval_checks_outputs_before_the_work(clip_dirs, identity_model, tmp_path, capsys):
     existing = tmp_path / "taken.txt"
     existing.write_text("x")

@@ -159,6 +159,35 @@ def test_deadzone_shrinks_the_residual_by_its_grey_levels_and_nothing_else():
     assert small.any() and (~small).any()
 
 
+@pytest.mark.parametrize("mirror", [2, 4])
+def test_mirror_averages_mirrored_streams_each_with_its_own_state(mirror):
+    """Each mirrored copy must be a stream of its own (a shared state would mix views)."""
+    clip = [0.25 + 0.5 * f for f in frames(5, h=12, w=16)]
+    views = [lambda f: f, lambda f: f[:, ::-1], lambda f: f[::-1], lambda f: f[::-1, ::-1]]
+    expected = np.zeros((5, 12, 16, 3), np.float32)
+    for view in views[:mirror]:  # a view is its own inverse
+        out = make_stream().process([np.ascontiguousarray(view(f)) for f in clip])
+        expected += np.stack([view(o) for o in out]) / mirror
+    ensemble = make_stream()
+    ensemble.mirror = mirror
+    got = np.stack(ensemble.process(clip))
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    plain = np.stack(make_stream().process(clip))
+    assert np.abs(got - plain).max() > 1e-3  # the mirrored views did change something
+    # Odd sizes (padded for the network, then mirrored) come back in place and layout.
+    odd = make_stream()
+    odd.mirror = mirror
+    out = odd.process([np.ascontiguousarray(f[:11, :15, :1]) for f in clip])
+    assert [o.shape for o in out] == [(11, 15, 1)] * 5
+    assert np.abs(out[2] - clip[2][:11, :15, :1]).max() < 0.1
+
+
+def test_mirror_other_than_1_2_4_is_refused():
+    model = StrcnnDtb(StrcnnConfig(width=4, lookahead=1))
+    with pytest.raises(ValueError, match="mirror must be 1, 2 or 4"):
+        StreamingDeblurrer(model, mirror=3)
+
+
 def test_deadzone_out_of_range_is_refused_with_its_value():
     model = StrcnnDtb(StrcnnConfig(width=4, lookahead=1))
     with pytest.raises(ValueError, match=r"deadzone must be 0..32 grey levels of 255 \(got -1\)"):

@@ -44,6 +44,18 @@ def test_bag_command_refusal_is_one_line_with_exit_code_2(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def test_bag_mirror_goes_with_the_live_model_only(tmp_path):
+    src = write_bag(tmp_path / "in", BagSpec(frames=2))
+    done = _run("bag", str(src), str(tmp_path / "out"), "--mode", "scene", "--mirror", "2")
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "--mirror goes with the live model" in lines[0], done.stderr
+    assert not (tmp_path / "out").exists()
+    done = _run("bag", str(src), str(tmp_path / "out"), "--mirror", "4", "--threads", "1")
+    assert done.returncode == 0, done.stderr
+    assert len([m for m in read_all(tmp_path / "out") if m[0] == CAMERA + "/deblurred"]) == 2
+
+
 @pytest.fixture(scope="module")
 def long_bag(tmp_path_factory) -> Path:
     """VGA frames, enough of them that a run is still going when the signal comes."""

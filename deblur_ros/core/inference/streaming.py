@@ -10,6 +10,11 @@ rest at the end of a stream. Which frames form each window is
 The state is reset (after flushing what is pending, so no frame is lost) when the
 resolution changes or a stamp goes backwards, which is what a looped bag or a
 restarted camera looks like.
+
+``mirror`` 2 or 4 is a self-ensemble for offline work (EDSR+'s test-time trick):
+the stream is also run mirrored left-right (and up-down, and both), each mirrored
+stream with its own recurrent state, and the outputs, mirrored back, are averaged.
+It costs 2 or 4 steps a frame; measured gains are in ``models/TRAINING.md``.
 """
 
 from __future__ import annotations
@@ -29,6 +34,11 @@ from deblur_ros.core.inference.runners import make_runner
 from deblur_ros.core.inference.windows import window_indices
 from deblur_ros.core.models.checkpoint import load_model
 from deblur_ros.core.models.strcnn_dtb import StrcnnDtb
+
+# Mirrored views of a [N, T, 3, H, W] window, as the dims to flip: none, left-right,
+# up-down, both.
+MIRROR_VIEWS: dict[int, tuple[tuple[int, ...], ...]] = {
+    1: ((),), 2: ((), (-1,)), 4: ((), (-1,), (-2,), (-2, -1))}
 
 
 @dataclass
@@ -89,14 +99,20 @@ class StreamingDeblurrer:
 
     def __init__(self, model: StrcnnDtb, device: torch.device | str = "cpu",
                  name: str | None = None, backend: str = "torch", precision: str = "fp32",
-                 threads: int = 0, deadzone: float = 0.0) -> None:
+                 threads: int = 0, deadzone: float = 0.0, mirror: int = 1) -> None:
         """``backend``/``precision`` pick the runner (see :mod:`runners`); the default,
         PyTorch fp32, is the reference every other backend is tested against.
 
         ``deadzone`` (grey levels of 255) soft-thresholds the network's residual after
         every backend (:mod:`deadzone` says why). 0 here, the raw network;
-        :meth:`from_checkpoint`, which every entry point uses, applies the model's own."""
+        :meth:`from_checkpoint`, which every entry point uses, applies the model's own.
+
+        ``mirror`` (1, 2 or 4): how many mirrored copies of the stream to average."""
         self.deadzone = check_deadzone(deadzone)
+        if mirror not in MIRROR_VIEWS:
+            raise ValueError(f"mirror must be 1, 2 or 4 (copies of the stream averaged), "
+                             f"got {mirror!r}")
+        self.mirror = mirror
         self.runner = make_runner(model, backend, precision, device, threads)
         self.device = self.runner.device
         self.config = model.config
@@ -106,7 +122,7 @@ class StreamingDeblurrer:
         self._frames: deque[torch.Tensor] = deque(maxlen=cfg.past + 1 + cfg.lookahead)
         self._pending: deque[_Pending] = deque()
         self._count = 0  # frames pushed since the last reset
-        self._state = None  # the runner's own state type
+        self._states: list[Any] = []  # one per mirrored view, the runner's own type
         self._shape: tuple[int, int] | None = None
         self._last_stamp: int | None = None
         self.resets = 0
@@ -114,15 +130,15 @@ class StreamingDeblurrer:
     @classmethod
     def from_checkpoint(cls, path: str | os.PathLike, device: str = "auto",
                         backend: str = "torch", precision: str = "fp32",
-                        threads: int = 0, deadzone: float | None = None
-                        ) -> StreamingDeblurrer:
+                        threads: int = 0, deadzone: float | None = None,
+                        mirror: int = 1) -> StreamingDeblurrer:
         """``deadzone`` None (or negative): the checkpoint's own measured value, else
         :data:`deadzone.DEFAULT_DEADZONE`; 0: the raw network."""
         dev = select_device(device)
         model, metadata = load_model(path, dev)
         return cls(model, dev, name=metadata.get("name"), backend=backend,
                    precision=precision, threads=threads,
-                   deadzone=resolve_deadzone(deadzone, metadata))
+                   deadzone=resolve_deadzone(deadzone, metadata), mirror=mirror)
 
     @property
     def lookahead(self) -> int:
@@ -138,7 +154,7 @@ class StreamingDeblurrer:
         self._frames.clear()
         self._pending.clear()
         self._count = 0
-        self._state = None
+        self._states = []
         self._shape = None
         self._last_stamp = None
 
@@ -201,9 +217,17 @@ class StreamingDeblurrer:
         first_held = known - len(self._frames)  # stream index of self._frames[0]
         window = torch.stack([self._frames[i - first_held] for i in
                               window_indices(index, known, cfg.past, cfg.lookahead)])[None]
-        if self._state is None:
-            self._state = self.runner.initial_state(window)
-        sharp, self._state = self.runner.step(window, self._state)
+        views = MIRROR_VIEWS[self.mirror]
+        if not self._states:
+            self._states = [self.runner.initial_state(window) for _ in views]
+        sharp = None
+        for k, dims in enumerate(views):
+            out, self._states[k] = self.runner.step(
+                window.flip(dims) if dims else window, self._states[k])
+            out = (out.flip(dims) if dims else out).float()
+            sharp = out if sharp is None else sharp + out
+        if len(views) > 1:
+            sharp = sharp / len(views)
         if self.deadzone > 0.0:
             centre = window[:, cfg.past].to(sharp.device, torch.float32)
             residual = sharp.float() - centre
