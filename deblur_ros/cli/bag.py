@@ -81,11 +81,8 @@ def add_job_options(parser: argparse.ArgumentParser) -> None:
 
 
 def job_options(args: argparse.Namespace):
-    from deblur_ros.jobs.bag_deblur import BagError, BagOptions
+    from deblur_ros.jobs.bag_deblur import BagOptions
 
-    if args.mode == "scene" and args.mirror != 1:
-        raise BagError("--mirror goes with the live model (--mode live); a scene model is "
-                       "applied once a frame")
     return BagOptions(
         topics=tuple(args.topic), mode=args.mode, model=args.model, backend=args.backend,
         precision=args.precision, device=args.device, threads=max(0, args.threads),

@@ -113,6 +113,9 @@ class BagOptions:
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise BagError(f"unknown mode {self.mode!r}: use {' or '.join(MODES)}")
+        if self.mode == "scene" and self.mirror != 1:
+            raise BagError("--mirror goes with the live model (--mode live); a scene model is "
+                           "applied once a frame")
         if not self.replace and not self.suffix.strip("/"):
             raise BagError("--suffix must add something to the topic name, e.g. /deblurred "
                            "(or use --replace)")
