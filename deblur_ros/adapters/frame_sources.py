@@ -287,6 +287,58 @@ def pairs_dataset(root: str | os.PathLike[str]
         yield folder.name, blur, sharp
 
 
+def _has_images(folder: Path) -> bool:
+    return any(entry.suffix.lower() in IMAGE_EXTENSIONS and not entry.name.startswith(".")
+               and entry.is_file() for entry in folder.iterdir())
+
+
+def sequence_folders(blur_root: str | os.PathLike[str],
+                     sharp_root: str | os.PathLike[str] | None = None,
+                     lengths_must_match: bool = True,
+                     ) -> Iterator[tuple[str, FolderSource, FolderSource | None]] | None:
+    """(name, blurry frames, sharp frames or None) per image sub-folder of ``blur_root``.
+
+    The other common benchmark layout (``blur/<sequence>/*.png`` beside
+    ``sharp/<sequence>/*.png``): ``eval --blur blur --sharp sharp`` then scores every
+    sequence from a fresh recurrent state, as ``--dataset`` does, instead of failing on a
+    folder without images. None when ``blur_root`` holds images itself (one sequence) or
+    no image sub-folder. The sharp sequences are matched by name, and a missing one or a
+    length that differs is refused before any work: scoring would pair wrong frames.
+    """
+    root = Path(blur_root).expanduser()
+    if not root.is_dir() or _has_images(root):
+        return None
+    folders = sorted((p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")
+                      and _has_images(p)), key=natural_key)
+    if not folders:
+        if any((p / "blur").is_dir() for p in root.iterdir() if p.is_dir()):
+            raise FrameSourceError(
+                f"{str(root)!r} holds <sequence>/blur folders (the GoPro layout): "
+                f"use --dataset {root} instead of --blur/--sharp")
+        return None
+    sharp = Path(sharp_root).expanduser() if sharp_root is not None else None
+    if sharp is not None:
+        if not sharp.is_dir():
+            raise FrameSourceError(f"--blur {str(root)!r} holds sequence folders, so --sharp "
+                                   f"must be a folder of the same ones; {str(sharp)!r} is not "
+                                   "a folder")
+        missing = [f.name for f in folders if not (sharp / f.name).is_dir()]
+        if missing:
+            raise FrameSourceError(
+                f"{str(sharp)!r} has no sequence folder {missing[0]!r} to match the blurry "
+                f"one in {str(root)!r} ({len(missing)} of {len(folders)} missing); give "
+                "--sharp the folder holding the same sequence names")
+    pairs = []
+    for folder in folders:
+        blurry = FolderSource(folder)
+        truth = FolderSource(sharp / folder.name) if sharp is not None else None
+        if truth is not None and lengths_must_match and len(truth.paths) != len(blurry.paths):
+            raise FrameSourceError(f"{folder.name}: {len(blurry.paths)} blurry frames but "
+                                   f"{len(truth.paths)} sharp ones")
+        pairs.append((folder.name, blurry, truth))
+    return iter(pairs)
+
+
 def write_frames_folder(frames: Iterable[np.ndarray], path: str | os.PathLike[str]) -> list[Path]:
     """Write uint8 RGB (or grey HxW) frames as 000000.png, 000001.png, ...
 

@@ -3,7 +3,8 @@
 Three kinds of input:
 
 - ``--blur DIR_OR_VIDEO [--sharp DIR_OR_VIDEO]``: one sequence (frames in natural
-  order, or a video file);
+  order, or a video file), or, when DIR holds folders of frames instead, each of them
+  (matched by name in the --sharp folder), every one from a fresh recurrent state;
 - ``--dataset ROOT``: every sub-folder of ROOT that holds ``blur/`` (and ``sharp/``),
   the GoPro layout;
 - ``--validation``: the fixed validation renders the trainer scores against (kodak24
@@ -67,6 +68,7 @@ def _sequences(args: argparse.Namespace) -> Iterator[tuple[str, object, object, 
         FrameSourceError,
         open_source,
         pairs_dataset,
+        sequence_folders,
     )
 
     def source(path: Path):
@@ -91,6 +93,14 @@ def _sequences(args: argparse.Namespace) -> Iterator[tuple[str, object, object, 
     if args.dataset is not None:
         for name, blur, sharp in pairs_dataset(args.dataset):
             yield name, iter(blur), iter(sharp) if sharp else None, len(blur.paths)
+        return
+    sequences = sequence_folders(args.blur, args.sharp,
+                                 lengths_must_match=args.max_frames is None)
+    if sequences is not None:  # --blur ROOT/<sequence>/ and --sharp ROOT/<sequence>/
+        for name, blur, sharp in sequences:
+            count = len(blur.paths)
+            yield (name, iter(blur), iter(sharp) if sharp else None,
+                   min(count, args.max_frames) if args.max_frames else count)
         return
     blur = source(Path(args.blur).expanduser())
     sharp = source(Path(args.sharp).expanduser()) if args.sharp else None
@@ -152,7 +162,8 @@ def format_sequences(summary: dict) -> str:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="deblur-ros eval", description=__doc__.split("\n")[0])
     what = parser.add_mutually_exclusive_group(required=True)
-    what.add_argument("--blur", help="folder of blurry frames, or a video file")
+    what.add_argument("--blur", help="folder of blurry frames, a video file, or a folder of "
+                                     "sequence folders (--sharp: the same names)")
     what.add_argument("--dataset", help="root with <sequence>/blur and <sequence>/sharp folders")
     what.add_argument("--validation", action="store_true",
                       help="the fixed validation renders (needs the kodak24 photos, "
@@ -196,7 +207,7 @@ def main(argv: list[str]) -> int:
                              "mirror (2) and also its up-down ones (4), each run on its own; "
                              "2x or 4x the time (default 1: the stream alone)")
     parser.add_argument("--max-frames", type=positive_int, default=None,
-                        help="stop after this many frames (--blur only)")
+                        help="stop after this many frames (--blur only; per sequence)")
     parser.add_argument("--val-photos", type=positive_int, default=24,
                         help="validation photos (kodak24); each is rendered at every blur level")
     parser.add_argument("--val-size", type=positive_int, default=128)
@@ -213,7 +224,8 @@ def main(argv: list[str]) -> int:
                         help="scene: save each fitted model here (<sequence>.pt), to "
                              "evaluate again with --model or load in scene_node")
     parser.add_argument("--per-sequence", action="store_true",
-                        help="also print PSNR per sequence (--dataset, --validation)")
+                        help="also print PSNR per sequence (--dataset, --validation, "
+                             "--blur of sequence folders)")
     args = parser.parse_args(argv)
     if args.sharp and not args.blur:
         parser.error("--sharp goes with --blur")

@@ -94,6 +94,54 @@ def test_eval_errors_are_one_line(clip_dirs, identity_model, tmp_path, capsys):
     assert "no sub-folder with a 'blur/'" in capsys.readouterr().err
 
 
+def test_eval_blur_root_of_sequence_folders_scores_each_from_a_fresh_state(clip_dirs, tmp_path):
+    """``--blur blur/ --sharp sharp/`` with one folder per sequence (a common benchmark
+    layout): every sequence paired by name and scored as it is alone."""
+    blur, sharp = tmp_path / "blur", tmp_path / "sharp"
+    blur.mkdir()
+    sharp.mkdir()
+    for name in ("seqB", "seqA"):
+        (blur / name).symlink_to(clip_dirs / name / "blur")
+        (sharp / name).symlink_to(clip_dirs / name / "sharp")
+
+    def scores(*args: str) -> dict:
+        out = tmp_path / "figures.json"
+        assert deblur_ros(["eval", *args, "--model", "strcnn-w16-m1", "--device", "cpu",
+                           "--strips", "0", "--json", str(out)]) == 0
+        return {s["name"]: s for s in json.loads(out.read_text())["sequences"]}
+
+    together = scores("--blur", str(blur), "--sharp", str(sharp))
+    assert list(together) == ["seqA", "seqB"]
+    for name in together:
+        alone = scores("--blur", str(clip_dirs / name / "blur"),
+                       "--sharp", str(clip_dirs / name / "sharp"))["blur"]
+        assert together[name]["frames"] == alone["frames"] == 6
+        for side in ("input", "output"):
+            assert together[name][side]["psnr"] == pytest.approx(alone[side]["psnr"], abs=1e-6)
+    assert together["seqA"]["output"]["psnr"] != pytest.approx(
+        together["seqA"]["input"]["psnr"], abs=1e-3)  # the shipped model changes the frames
+
+
+def test_eval_sequence_folders_are_matched_or_refused_in_one_line(clip_dirs, tmp_path, capsys):
+    blur, sharp = tmp_path / "blur", tmp_path / "sharp"
+    for name in ("seqA", "seqB"):
+        (blur / name).mkdir(parents=True)
+        for frame in sorted((clip_dirs / name / "blur").glob("*.png")):
+            (blur / name / frame.name).symlink_to(frame)
+    sharp.mkdir()
+    (sharp / "seqA").symlink_to(clip_dirs / "seqA" / "sharp")
+    args = ["eval", "--blur", str(blur), "--sharp", str(sharp), "--device", "cpu"]
+    assert deblur_ros(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert "no sequence folder 'seqB'" in err and len(err.splitlines()) == 1
+    (sharp / "seqB").symlink_to(clip_dirs / "seqB" / "sharp")
+    (blur / "seqB" / "000005.png").unlink()
+    assert deblur_ros(args) == 2
+    assert "seqB: 5 blurry frames but 6 sharp ones" in capsys.readouterr().err
+    assert deblur_ros(["eval", "--blur", str(clip_dirs), "--sharp", str(clip_dirs)]) == 2
+    assert f"use --dataset {clip_dirs}" in capsys.readouterr().err
+
+
 def test_eval_on_another_backend_scores_like_the_reference(clip_dirs, identity_model, tmp_path,
                                                           capsys):
     import importlib.util
