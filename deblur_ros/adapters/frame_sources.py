@@ -65,6 +65,13 @@ def _read_rgb(path: Path) -> np.ndarray:
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
+def _image_paths(folder: Path) -> list[Path]:
+    """The image files of ``folder`` (not hidden ones) in natural order."""
+    return sorted((entry for entry in folder.iterdir()
+                   if entry.suffix.lower() in IMAGE_EXTENSIONS
+                   and not entry.name.startswith(".") and entry.is_file()), key=natural_key)
+
+
 class FolderSource:
     """The images of one folder in natural order, e.g. an extracted dataset clip.
 
@@ -89,16 +96,7 @@ class FolderSource:
             raise FrameSourceError(f"image folder {str(self.path)!r} does not exist")
         if not self.path.is_dir():
             raise FrameSourceError(f"{str(self.path)!r} is not a folder")
-        self.paths: list[Path] = sorted(
-            (
-                entry
-                for entry in self.path.iterdir()
-                if entry.suffix.lower() in IMAGE_EXTENSIONS
-                and not entry.name.startswith(".")
-                and entry.is_file()
-            ),
-            key=natural_key,
-        )
+        self.paths: list[Path] = _image_paths(self.path)
         if not self.paths:
             raise FrameSourceError(
                 f"image folder {str(self.path)!r} contains no "
@@ -287,15 +285,10 @@ def pairs_dataset(root: str | os.PathLike[str]
         yield folder.name, blur, sharp
 
 
-def _has_images(folder: Path) -> bool:
-    return any(entry.suffix.lower() in IMAGE_EXTENSIONS and not entry.name.startswith(".")
-               and entry.is_file() for entry in folder.iterdir())
-
-
 def sequence_folders(blur_root: str | os.PathLike[str],
                      sharp_root: str | os.PathLike[str] | None = None,
                      lengths_must_match: bool = True,
-                     ) -> Iterator[tuple[str, FolderSource, FolderSource | None]] | None:
+                     ) -> list[tuple[str, FolderSource, FolderSource | None]] | None:
     """(name, blurry frames, sharp frames or None) per image sub-folder of ``blur_root``.
 
     The other common benchmark layout (``blur/<sequence>/*.png`` beside
@@ -306,10 +299,10 @@ def sequence_folders(blur_root: str | os.PathLike[str],
     length that differs is refused before any work: scoring would pair wrong frames.
     """
     root = Path(blur_root).expanduser()
-    if not root.is_dir() or _has_images(root):
+    if not root.is_dir() or _image_paths(root):
         return None
     folders = sorted((p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")
-                      and _has_images(p)), key=natural_key)
+                      and _image_paths(p)), key=natural_key)
     if not folders:
         if any((p / "blur").is_dir() for p in root.iterdir() if p.is_dir()):
             raise FrameSourceError(
@@ -336,7 +329,7 @@ def sequence_folders(blur_root: str | os.PathLike[str],
             raise FrameSourceError(f"{folder.name}: {len(blurry.paths)} blurry frames but "
                                    f"{len(truth.paths)} sharp ones")
         pairs.append((folder.name, blurry, truth))
-    return iter(pairs)
+    return pairs
 
 
 def write_frames_folder(frames: Iterable[np.ndarray], path: str | os.PathLike[str]) -> list[Path]:
