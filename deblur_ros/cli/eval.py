@@ -111,6 +111,16 @@ def _sequences(args: argparse.Namespace) -> Iterator[tuple[str, object, object, 
     yield name, iter(blur), iter(sharp) if sharp is not None else None, count
 
 
+def _sequences_named(args: argparse.Namespace) -> bool:
+    """Whether the input says where its sequences start (then no scene-cut test runs)."""
+    from deblur_ros.adapters.frame_sources import sequence_folders
+
+    if args.blur is None:
+        return True  # --dataset, --validation, --scene-validation
+    return sequence_folders(args.blur, args.sharp,
+                            lengths_must_match=args.max_frames is None) is not None
+
+
 def _fmt(value: float | None, digits: int = 2) -> str:
     return "n/a" if value is None else f"{value:.{digits}f}"
 
@@ -126,6 +136,8 @@ def format_summary(summary: dict) -> str:
         runner += f", dead zone {summary['deadzone']:g}"
     if summary.get("mirror", 1) > 1:
         runner += f", {summary['mirror']} mirrored streams averaged"
+    if summary.get("scene_cuts"):
+        runner += f", {summary['scene_cuts']} scene cuts (the stream restarted at each)"
     lines = [f"model {summary['model']} on {summary['device']}{runner}, "
              f"{summary['frames']} frames, "
              f"{_fmt(summary['fps'])} fps; E_warp flow: {summary['flow']}",
@@ -206,6 +218,11 @@ def main(argv: list[str]) -> int:
                         help="live model, offline: average the stream with its left-right "
                              "mirror (2) and also its up-down ones (4), each run on its own; "
                              "2x or 4x the time (default 1: the stream alone)")
+    parser.add_argument("--scene-cuts", choices=("on", "off"), default="on",
+                        help="live model, one --blur sequence: restart the stream where the "
+                             "frames change scene (clips concatenated into one folder); "
+                             "inputs that name their sequences (--dataset, sequence folders, "
+                             "--validation) restart at each and are never tested (default on)")
     parser.add_argument("--max-frames", type=positive_int, default=None,
                         help="stop after this many frames (--blur only; per sequence)")
     parser.add_argument("--val-photos", type=positive_int, default=24,
@@ -277,6 +294,9 @@ def main(argv: list[str]) -> int:
     try:
         from tqdm import tqdm
 
+        if isinstance(deblurrer, StreamingDeblurrer) and (
+                args.scene_cuts == "off" or _sequences_named(args)):
+            deblurrer.cut_threshold = 0.0
         for name, blurry, sharp, count in _sequences(args):
             frames = _limited(blurry, args.max_frames)
             if scene:
@@ -308,7 +328,8 @@ def main(argv: list[str]) -> int:
         summary |= {"backend": "torch", "precision": "fp32"}
     else:
         summary |= {"backend": deblurrer.runner.name, "precision": deblurrer.runner.precision,
-                    "deadzone": deblurrer.deadzone, "mirror": deblurrer.mirror}
+                    "deadzone": deblurrer.deadzone, "mirror": deblurrer.mirror,
+                    "scene_cuts": deblurrer.cuts if deblurrer.cut_threshold > 0 else None}
     print(format_summary(summary))
     for fit in fits:
         print(f"scene fit {fit['sequence']}: {len(fit['frames'])} frames selected "

@@ -8,12 +8,15 @@ from deblur_ros.core.inference.streaming import StreamingDeblurrer, select_devic
 from deblur_ros.core.models.strcnn_dtb import StrcnnConfig, StrcnnDtb
 
 
-def make_stream(lookahead: int = 1, randomise: bool = True, seed: int = 0) -> StreamingDeblurrer:
+def make_stream(lookahead: int = 1, randomise: bool = True, seed: int = 0,
+                cut_threshold: float = 0.0) -> StreamingDeblurrer:
+    """Scene-cut detection off by default: these clips are noise, a cut at every frame
+    (test_scene_cuts covers the detection)."""
     torch.manual_seed(seed)
     model = StrcnnDtb(StrcnnConfig(width=8, past=max(1, lookahead), lookahead=lookahead))
     if randomise:
         torch.nn.init.normal_(model.to_image.weight, std=0.05)
-    return StreamingDeblurrer(model, "cpu")
+    return StreamingDeblurrer(model, "cpu", cut_threshold=cut_threshold)
 
 
 def frames(n, h=12, w=16, c=3, seed=0):

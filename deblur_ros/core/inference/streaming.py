@@ -9,7 +9,11 @@ rest at the end of a stream. Which frames form each window is
 
 The state is reset (after flushing what is pending, so no frame is lost) when the
 resolution changes or a stamp goes backwards, which is what a looped bag or a
-restarted camera looks like.
+restarted camera looks like, and at a scene cut (:mod:`scene_cuts`: clips concatenated
+into one folder, a switched camera), where another scene's state and neighbours would
+cost the next frames several dB. The first output after a reset says so
+(``StreamOutput.starts_segment``), so a caller pairing consecutive frames knows where
+pairs stop.
 
 ``mirror`` 2 or 4 is a self-ensemble for offline work (EDSR+'s test-time trick):
 the stream is also run mirrored left-right (and up-down, and both), each mirrored
@@ -31,6 +35,12 @@ from torch.nn import functional as F  # noqa: N812
 from deblur_ros.core.imaging import from_float01, to_float01
 from deblur_ros.core.inference.deadzone import check_deadzone, resolve_deadzone
 from deblur_ros.core.inference.runners import make_runner
+from deblur_ros.core.inference.scene_cuts import (
+    DEFAULT_CUT_THRESHOLD,
+    check_cut_threshold,
+    distance,
+    signature,
+)
 from deblur_ros.core.inference.windows import window_indices
 from deblur_ros.core.models.checkpoint import load_model
 from deblur_ros.core.models.strcnn_dtb import StrcnnDtb
@@ -46,6 +56,7 @@ class StreamOutput:
     stamp: int
     frame: np.ndarray
     payload: Any = None
+    starts_segment: bool = False  # first frame of a stream or after a reset (cut, restart)
 
 
 @dataclass
@@ -99,7 +110,8 @@ class StreamingDeblurrer:
 
     def __init__(self, model: StrcnnDtb, device: torch.device | str = "cpu",
                  name: str | None = None, backend: str = "torch", precision: str = "fp32",
-                 threads: int = 0, deadzone: float = 0.0, mirror: int = 1) -> None:
+                 threads: int = 0, deadzone: float = 0.0, mirror: int = 1,
+                 cut_threshold: float = DEFAULT_CUT_THRESHOLD) -> None:
         """``backend``/``precision`` pick the runner (see :mod:`runners`); the default,
         PyTorch fp32, is the reference every other backend is tested against.
 
@@ -107,8 +119,13 @@ class StreamingDeblurrer:
         every backend (:mod:`deadzone` says why). 0 here, the raw network;
         :meth:`from_checkpoint`, which every entry point uses, applies the model's own.
 
-        ``mirror`` (1, 2 or 4): how many mirrored copies of the stream to average."""
+        ``mirror`` (1, 2 or 4): how many mirrored copies of the stream to average.
+
+        ``cut_threshold``: the :func:`scene_cuts.distance` above which consecutive frames
+        are a scene cut and the stream restarts; 0 switches detection off (inputs whose
+        sequences are known)."""
         self.deadzone = check_deadzone(deadzone)
+        self.cut_threshold = check_cut_threshold(cut_threshold)
         if mirror not in MIRROR_VIEWS:
             raise ValueError(f"mirror must be 1, 2 or 4 (copies of the stream averaged), "
                              f"got {mirror!r}")
@@ -125,20 +142,24 @@ class StreamingDeblurrer:
         self._states: list[Any] = []  # one per mirrored view, the runner's own type
         self._shape: tuple[int, int] | None = None
         self._last_stamp: int | None = None
-        self.resets = 0
+        self._signature: np.ndarray | None = None
+        self.resets = 0  # restarts of the recurrent state, cuts included
+        self.cuts = 0
 
     @classmethod
     def from_checkpoint(cls, path: str | os.PathLike, device: str = "auto",
                         backend: str = "torch", precision: str = "fp32",
                         threads: int = 0, deadzone: float | None = None,
-                        mirror: int = 1) -> StreamingDeblurrer:
+                        mirror: int = 1, cut_threshold: float = DEFAULT_CUT_THRESHOLD,
+                        ) -> StreamingDeblurrer:
         """``deadzone`` None (or negative): the checkpoint's own measured value, else
         :data:`deadzone.DEFAULT_DEADZONE`; 0: the raw network."""
         dev = select_device(device)
         model, metadata = load_model(path, dev)
         return cls(model, dev, name=metadata.get("name"), backend=backend,
                    precision=precision, threads=threads,
-                   deadzone=resolve_deadzone(deadzone, metadata), mirror=mirror)
+                   deadzone=resolve_deadzone(deadzone, metadata), mirror=mirror,
+                   cut_threshold=cut_threshold)
 
     @property
     def lookahead(self) -> int:
@@ -157,6 +178,7 @@ class StreamingDeblurrer:
         self._states = []
         self._shape = None
         self._last_stamp = None
+        self._signature = None
 
     def push(self, frame: np.ndarray, stamp: int, payload: Any = None) -> list[StreamOutput]:
         """Add one frame; returns the outputs that became ready (possibly none)."""
@@ -166,12 +188,17 @@ class StreamingDeblurrer:
         restart = (self._shape is not None and size != self._shape) or (
             self._last_stamp is not None and stamp < self._last_stamp
         )
-        if restart:
+        sig = signature(frame) if self.cut_threshold > 0.0 else None
+        cut = (not restart and sig is not None and self._signature is not None
+               and distance(self._signature, sig) > self.cut_threshold)
+        if restart or cut:
             out.extend(self.flush())
             self.reset()
             self.resets += 1
+            self.cuts += int(cut)
         self._shape = size
         self._last_stamp = stamp
+        self._signature = sig
         self._frames.append(self._pad(torch.from_numpy(data).to(self.device)))
         self._pending.append(_Pending(stamp, payload, shape, frame.dtype))
         self._count += 1
@@ -235,4 +262,4 @@ class StreamingDeblurrer:
             sharp = centre + residual.sign() * shrunk
         h, w = target.shape[0], target.shape[1]
         frame = from_chw(sharp[0, :, :h, :w], target.shape, target.dtype)
-        return StreamOutput(target.stamp, frame, target.payload)
+        return StreamOutput(target.stamp, frame, target.payload, starts_segment=index == 0)

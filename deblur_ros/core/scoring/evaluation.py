@@ -156,8 +156,11 @@ def evaluate_sequence(
             kept.append((index, inp, out, gt))
 
     def drain(outputs: list) -> None:
+        nonlocal previous
         for item in outputs:
             index, inp, gt = item.payload
+            if getattr(item, "starts_segment", False):
+                previous = None  # a scene cut: no flow, so no E_warp, across it
             score(index, inp, item.frame, gt)
 
     for index, frame in enumerate(blurry):

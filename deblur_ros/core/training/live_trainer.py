@@ -114,7 +114,7 @@ def run_clip(model: StrcnnDtb, blurry: torch.Tensor) -> torch.Tensor:
 def evaluate(model: StrcnnDtb, clips: list[dict], device: torch.device) -> dict[str, float]:
     """Validation PSNR (input and output, overall and per blur level) by the one scorer
     ``eval --validation`` uses; leaves the model in training mode."""
-    deblurrer = StreamingDeblurrer(model, device)
+    deblurrer = StreamingDeblurrer(model, device, cut_threshold=0.0)  # clips known, as there
     try:
         return psnr_summary(score_clips(deblurrer, clips, figures=("psnr",)))
     finally:
@@ -140,7 +140,7 @@ def evaluate_real(model: StrcnnDtb, real: RealValidation, device: torch.device
                   ) -> dict[str, Any]:
     """Mean input and output PSNR over every frame (what ``eval --dataset --deadzone 0``
     prints for the same folder), and per sequence; leaves the model in training mode."""
-    deblurrer = StreamingDeblurrer(model, device)
+    deblurrer = StreamingDeblurrer(model, device, cut_threshold=0.0)
     try:
         results = [evaluate_sequence(deblurrer, blurry, sharp, name, figures=("psnr",))
                    for name, blurry, sharp in real.sequences]
