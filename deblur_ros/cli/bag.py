@@ -49,6 +49,10 @@ def add_job_options(parser: argparse.ArgumentParser) -> None:
                         help="live mode: average the stream with its left-right mirror (2) "
                         "and also its up-down ones (4), each run on its own; 2x or 4x the "
                         "time (default 1)")
+    parser.add_argument("--scene-cuts", choices=("on", "off"), default="on",
+                        help="live mode: restart a topic's stream where its frames change "
+                        "scene (a switched camera, recordings joined), so no scene starts "
+                        "from another's state (default on)")
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--suffix", default="/deblurred",
                        help="add the deblurred frames as TOPIC+SUFFIX, with a camera_info "
@@ -86,7 +90,7 @@ def job_options(args: argparse.Namespace):
     return BagOptions(
         topics=tuple(args.topic), mode=args.mode, model=args.model, backend=args.backend,
         precision=args.precision, device=args.device, threads=max(0, args.threads),
-        deadzone=args.deadzone, mirror=args.mirror,
+        deadzone=args.deadzone, mirror=args.mirror, scene_cuts=args.scene_cuts == "on",
         suffix=args.suffix, replace=args.replace, storage=args.storage,
         version=args.version, overwrite=args.overwrite, window=args.window,
         max_selected=args.max_selected, fit_seconds=args.fit_seconds,
@@ -111,6 +115,8 @@ def print_summary(summary) -> None:
     for top in summary.topics:
         extra = f", passed through undecodable: {top.passed_through}" \
             if top.passed_through else ""
+        if top.scene_cuts:
+            extra += f", scene cuts {top.scene_cuts} (the stream restarted at each)"
         print(f"  {top.topic} -> {top.out_topic}: {top.frames} frames, deblurred "
               f"{top.deblurred}, dropped {top.dropped}{extra}")
     print(f"  other messages copied unchanged: {summary.copied}")

@@ -96,6 +96,7 @@ class BagOptions:
     threads: int = 0  # 0: all cores
     deadzone: float | None = None  # live mode; None: the model's own (core.inference.deadzone)
     mirror: int = 1  # live mode: mirrored copies of each stream averaged (core.inference.streaming)
+    scene_cuts: bool = True  # live mode: restart a topic's stream where its scene changes
     suffix: str = "/deblurred"
     replace: bool = False
     storage: str | None = None  # None: the input's
@@ -144,6 +145,7 @@ class TopicSummary:
     frames: int = 0  # image messages read
     deblurred: int = 0
     passed_through: int = 0  # frames that did not decode, copied unchanged
+    scene_cuts: int = 0  # live mode: where the stream restarted (core.inference.scene_cuts)
 
     @property
     def dropped(self) -> int:
@@ -559,13 +561,15 @@ def _make_streams(reader: Any, input: Path, chosen: dict[str, Any], options: Bag
     threads = options.threads or default_threads()
     try:
         if options.mode == "live":
+            from deblur_ros.core.inference.scene_cuts import DEFAULT_CUT_THRESHOLD
             from deblur_ros.core.inference.streaming import StreamingDeblurrer
             from deblur_ros.core.models.checkpoint import resolve_model
 
             path = resolve_model(options.model, options.device)
             streams = {t: StreamingDeblurrer.from_checkpoint(
                 path, options.device, options.backend, options.precision, threads,
-                deadzone=options.deadzone, mirror=options.mirror)
+                deadzone=options.deadzone, mirror=options.mirror,
+                cut_threshold=DEFAULT_CUT_THRESHOLD if options.scene_cuts else 0.0)
                 for t in chosen}
             first = next(iter(streams.values()))
             summary.model = f"{first.name} ({first.runner.name} {first.runner.precision})"
@@ -748,8 +752,9 @@ def _copy(reader: Any, input: Path, path: Path, layout: BagLayout, chosen: dict[
                     break
                 fill(held)
             drain()
-        for stream in streams.values():
+        for topic, stream in streams.items():
             fill(stream.flush())
+            tops[topic].scene_cuts = getattr(stream, "cuts", 0)
         drain()
         background.close()
         finished = True

@@ -52,6 +52,7 @@ from deblur_ros.core.inference.runners import (
     default_threads,
     resolve,
 )
+from deblur_ros.core.inference.scene_cuts import DEFAULT_CUT_THRESHOLD
 from deblur_ros.core.inference.streaming import StreamingDeblurrer
 from deblur_ros.core.models.checkpoint import DEFAULT_LIVE_MODEL, CheckpointError, resolve_model
 from deblur_ros.nodes.camera_qos import (
@@ -92,6 +93,10 @@ PARAMETERS = (
           "Grey levels (of 255) of the model's correction treated as noise and dropped, so "
           "still footage stays untouched: -1 = the model's own measured value (0.5 when "
           "its checkpoint records none), 0 = the raw network", low=-1.0, high=MAX_DEADZONE),
+    Param("scene_cuts", True,
+          "Restart the recurrent stream where the camera's scene changes (a switched or "
+          "multiplexed camera): another scene's state costs the next frames several dB; "
+          "false keeps one stream"),
     Param("autostart", False,
           "Configure and activate at start-up (no lifecycle manager needed)"),
     # Its choice is checked at configure, which then fails with the reason.
@@ -164,7 +169,9 @@ class LiveDeblurNode(LifecycleNode):
             path = resolve_model(model_spec, device)
             self.deblurrer = StreamingDeblurrer.from_checkpoint(
                 path, device, backend, precision, threads,
-                deadzone=self.get_parameter("deadzone").value)
+                deadzone=self.get_parameter("deadzone").value,
+                cut_threshold=DEFAULT_CUT_THRESHOLD if self.get_parameter("scene_cuts").value
+                else 0.0)
             if str(model_spec) in ("", "auto"):
                 self.get_logger().info(
                     f"model auto -> {path.stem} for device {self.deblurrer.device}")
@@ -413,6 +420,7 @@ class LiveDeblurNode(LifecycleNode):
             "published frames": str(snap["published"]),
             "latency p50 (ms)": f"{snap['latency_ms_p50']:.1f}",
             "latency max (ms)": f"{snap['latency_ms_max']:.1f}",
+            "scene cuts": str(self.deblurrer.cuts if self.deblurrer else 0),
             "model": self.model_name or "none",
             "device": self.device_name or "none",
             "backend": self.backend_name or "none",

@@ -43,6 +43,7 @@ class BagSpec:
     storage: str = "mcap"
     version: int = 9
     compression: str = ""  # "", "file" or "message" (zstd)
+    cut_at: int | None = None  # from this frame on the camera shows another scene
 
 
 def _header(i: int):
@@ -52,7 +53,7 @@ def _header(i: int):
 
 def frame_pixels(i: int, spec: BagSpec) -> np.ndarray:
     """A textured scene moving right, blurred a little, so the model has work to do."""
-    rng = np.random.default_rng(7)
+    rng = np.random.default_rng(8 if spec.cut_at is not None and i >= spec.cut_at else 7)
     base = cv2.resize((rng.random((12, 16, 3)) * 255).astype(np.uint8),
                       (spec.width + 32, spec.height), interpolation=cv2.INTER_NEAREST)
     shift = (2 * i) % 32

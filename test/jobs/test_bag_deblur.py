@@ -206,6 +206,33 @@ def test_undecodable_frame_goes_through_unchanged_and_is_counted(tmp_path, live_
     assert new[1][3] == raws[1] and new[0][3] != raws[0]
 
 
+def test_a_camera_that_changes_scene_restarts_its_stream_there(tmp_path, live_model):
+    """The frames after a cut are what the scene alone gives (no state or neighbours from
+    the other scene), the cut is counted, and --scene-cuts off (BagOptions) keeps one
+    stream."""
+    spec = BagSpec(frames=8, cut_at=4)
+    src = write_bag(tmp_path / "in", spec)
+    summary = deblur_bag(src, tmp_path / "out", _options(live_model))
+    assert summary.topics[0].scene_cuts == 1
+    got = [TS.deserialize_cdr(raw, t).data for top, t, _, raw in read_all(tmp_path / "out")
+           if top == CAMERA + "/deblurred"]
+    decoded = [decode_image(TS.deserialize_cdr(raw, t)) for top, t, _, raw in read_all(src)
+               if top == CAMERA]
+    stream = StreamingDeblurrer.from_checkpoint(live_model, "cpu", "torch", "fp32", threads=1,
+                                                cut_threshold=0.0)
+    apart = stream.process([d.rgb for d in decoded[:4]]) + \
+        stream.process([d.rgb for d in decoded[4:]])
+    expected = [encode_pixels(o, d.alpha, d.encoding).data for o, d in zip(apart, decoded)]
+    assert len(got) == 8
+    for data, want in zip(got, expected, strict=True):
+        assert bytes(data) == bytes(want)
+    blind = deblur_bag(src, tmp_path / "blind", _options(live_model, scene_cuts=False))
+    assert blind.topics[0].scene_cuts == 0
+    after = [TS.deserialize_cdr(raw, t).data for top, t, _, raw in read_all(tmp_path / "blind")
+             if top == CAMERA + "/deblurred"]
+    assert any(bytes(a) != bytes(b) for a, b in zip(after, got))
+
+
 def test_scene_mode_fits_saves_and_the_saved_model_gives_the_same_frames(tmp_path):
     src = write_bag(tmp_path / "in", BagSpec(frames=25, storage="sqlite3", version=8))
     opts = BagOptions(mode="scene", fit_iterations=3, window=10, scene_init="random",

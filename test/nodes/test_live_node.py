@@ -338,6 +338,58 @@ def test_deadzone_parameter_drops_corrections_below_it(ros, tmp_path, deadzone, 
     np.testing.assert_allclose(got - frames[0], shift, atol=1.0)
 
 
+@pytest.mark.parametrize("scene_cuts", [True, False])
+def test_a_camera_that_changes_scene_restarts_the_stream(ros, tmp_path, scene_cuts):
+    """Three frames of one scene, then three of another: the node restarts its stream at
+    the cut (the frames after it are what that scene alone gives, the cut is on
+    /diagnostics), unless scene_cuts is false."""
+    import cv2
+    import torch
+
+    from deblur_ros.core.inference.streaming import StreamingDeblurrer
+    from deblur_ros.core.models.checkpoint import save_checkpoint
+    from deblur_ros.core.models.strcnn_dtb import StrcnnConfig, StrcnnDtb
+    from deblur_ros.core.synthesis.procedural import dead_leaves
+
+    torch.manual_seed(0)
+    net = StrcnnDtb(StrcnnConfig(width=4))
+    torch.nn.init.normal_(net.to_image.weight, std=0.5)  # an output that uses the state
+    model = save_checkpoint(tmp_path / "strcnn-w4-m1.pt", net)
+    frames = []
+    for seed in (1, 2):
+        scene = dead_leaves(96, 160, np.random.default_rng(seed))
+        frames += [cv2.blur(np.ascontiguousarray(scene[:, 4 * i:4 * i + 128]), (5, 1))
+                   for i in range(3)]
+    live = make_live(ros, model, name=f"deblur_cuts_{int(scene_cuts)}", scene_cuts=scene_cuts)
+    client = Client(ros, node_name=f"deblur_cuts_{int(scene_cuts)}")
+    client.start()
+    for i, frame in enumerate(frames):
+        client.publish(frame, stamp=(i + 1, 0))
+        # Each frame taken in before the next comes (the mailbox keeps only the newest):
+        # one frame of look-ahead, so i outputs and one frame held.
+        assert ros.wait_for(lambda i=i: len(client.outputs) == i
+                            and live.deblurrer.pending == 1, 10)
+    assert live.stats.dropped == 0
+    got = [array_from_image(msg) for msg in client.outputs]
+
+    def run(clips):
+        stream = StreamingDeblurrer.from_checkpoint(model, "cpu", cut_threshold=0.0)
+        return [out for clip in clips for out in stream.process(clip)][:5]
+
+    apart, together = run([frames[:3], frames[3:]]), run([frames])
+    # (threads may round a pixel the other way: 1 grey level allowed; the two runs differ
+    # by far more)
+    assert max(np.abs(a.astype(int) - b).max() for a, b in zip(apart, together)) > 5
+    for out, want in zip(got, apart if scene_cuts else together, strict=True):
+        np.testing.assert_allclose(out, want, atol=1)
+    reported = {kv.key: kv.value for d in client.diagnostics for st in d.status
+                for kv in st.values}
+    assert ros.wait_for(lambda: any(
+        kv.key == "scene cuts" and kv.value == str(int(scene_cuts))
+        for d in client.diagnostics for st in d.status for kv in st.values), 5), reported
+    assert live.deblurrer.cuts == int(scene_cuts)
+
+
 def test_missing_model_fails_configure_with_reason(ros, tmp_path):
     live = make_live(ros, tmp_path / "no_such_model.pt")
     client = Client(ros)
