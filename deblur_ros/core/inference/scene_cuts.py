@@ -3,21 +3,20 @@
 The recurrent network carries F(n) and h~(n) from frame to frame and restores frame n
 from its neighbours, so across a cut (clips concatenated into one folder, a camera
 switched, a topic fed by two sources) it deblurs with another scene's state and
-neighbours. Measured with the lite model on ten held-out X4K clips of three frames each
-run as one folder: 36.15 -> 30.94 dB, against 36.15 -> 37.05 with each clip on its own;
-frames next to a cut lost up to 13 dB and the middle frames, whose windows held no
-other scene, still up to 8 (the state). A cut detected is handled as the end of one
-stream and the start of the next, the case training covers.
+neighbours. Measured with the lite model on the ten X4K clips at 11 and 25 ms (three
+frames each) run as one folder: 32.86 -> 27.48 dB, against 32.86 -> 33.88 with each
+clip on its own (``bench/scene_cuts_study.py``). A cut found is handled as the end of
+one stream and the start of the next, the case training covers.
 
 The test: a 64x48 grey thumbnail of each frame with its mean and contrast removed
 (exposure changes are not cuts), aligned to the previous one by phase correlation
-(camera motion is not a cut), then the mean absolute difference, after a light blur
-(a change of blur is not a cut). Measured on real footage (the street, blurcar2 and X4K
-clips, 369 frame pairs) the largest distance within a clip was 0.20, and 0.42 for a
-640x360 frame against itself moved by 12 % of its width, zoomed 10 %, turned 5 degrees
-and blurred by a 41 px streak; between frames of different clips (368 pairs) the
-smallest was 0.58. Hence a threshold of 0.5. A false cut costs one frame its temporal
-context; a missed one costs several frames several dB.
+(camera motion is not a cut), then the mean absolute difference after a light blur (a
+change of blur is not a cut). Measured by the same study: the largest distance between
+consecutive frames of real footage (street_night, blurcar2, the X4K pairs; 369 pairs)
+was 0.20, and 0.42 for a 640x360 frame against itself moved by 12 % of its width, zoomed
+10 %, turned 5 degrees and blurred by a 41 px streak instead of 9; the smallest between
+frames of different clips (221 pairs) was 0.60. Hence a threshold of 0.5. A false cut
+costs one frame its temporal context; a missed one costs several frames several dB.
 
 Tiny renders with motion of a quarter of the frame per step (the synthetic validation
 clips, 128 px with 32 px streaks) are beyond what the test can tell from a cut: inputs
