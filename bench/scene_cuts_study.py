@@ -35,6 +35,9 @@ import numpy as np
 from deblur_ros.adapters.frame_sources import FolderSource, pairs_dataset
 from deblur_ros.cli.main import main as deblur_ros
 from deblur_ros.core.inference.scene_cuts import DEFAULT_CUT_THRESHOLD, distance, signature
+from deblur_ros.core.inference.streaming import StreamingDeblurrer
+from deblur_ros.core.models.checkpoint import resolve_model
+from deblur_ros.core.scoring.evaluation import evaluate_sequence
 
 
 def clip_id(name: str) -> str:
@@ -63,6 +66,19 @@ def score(args: list[str]) -> dict:
         assert deblur_ros(["eval", *args, "--device", "cpu", "--strips", "0",
                            "--json", str(out)]) == 0
         return json.loads(out.read_text())
+
+
+def every_frame_a_cut(root: str, model: str) -> dict:
+    """--dataset figures with a threshold no frame pair stays under: each frame restored
+    alone, from a fresh state, with itself for neighbours."""
+    stream = StreamingDeblurrer.from_checkpoint(resolve_model(model, "cpu"), "cpu",
+                                                cut_threshold=1e-9)
+    results = [evaluate_sequence(stream, iter(blur), iter(sharp), name, figures=("psnr",))
+               for name, blur, sharp in pairs_dataset(root)]
+    frames = sum(r.frames for r in results)
+    return {"frames": frames, "scene_cuts": stream.cuts, **{side: {"psnr": sum(
+        np.mean([p[i] for p in r.scores.psnr]) * r.frames for r in results) / frames}
+        for i, side in enumerate(("input", "output"))}}
 
 
 def camera_motion(frames: list[np.ndarray]) -> float:
@@ -121,6 +137,8 @@ def main() -> None:
             rows.append((f"one folder, --scene-cuts {cuts}", cuts,
                          [score(["--blur", str(flat["blur"]), "--sharp", str(flat["sharp"]),
                                  "--scene-cuts", cuts, *common])]))
+        rows.append(("each clip, every frame taken for a cut (what false cuts cost at most)",
+                     None, [every_frame_a_cut(root, args.model) for root in args.datasets]))
     print(f"\n{args.model}, {', '.join(args.datasets)} ({len(sequences)} sequences), "
           f"{platform.processor() or platform.machine()}, {args.threads} threads")
     print("| run | frames | PSNR input | PSNR output | gain | cuts found |")
@@ -131,7 +149,8 @@ def main() -> None:
         def mean(side: str, results: list = results, frames: int = frames) -> float:
             return sum(r[side]["psnr"] * r["frames"] for r in results) / frames
 
-        cuts = results[0].get("scene_cuts")
+        found = [r.get("scene_cuts") for r in results]
+        cuts = None if None in found else sum(found)
         print(f"| {label} | {frames} | {mean('input'):.2f} | {mean('output'):.2f} | "
               f"{mean('output') - mean('input'):+.2f} | {'-' if cuts is None else cuts} |")
 
