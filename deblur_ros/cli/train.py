@@ -51,6 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--ema", type=float, default=None, metavar="DECAY",
                         help="validate, keep and export a moving average of the weights with "
                         "this decay per step (e.g. 0.999; default 0: the weights themselves)")
+    parser.add_argument("--clip-grad", type=float, default=None, metavar="NORM",
+                        help="cap the gradient norm of every step (default 0: off); steps "
+                        "whose loss or gradients are NaN/inf are skipped either way")
     parser.add_argument("--activation", choices=("lrelu", "relu"), default=None,
                         help="lrelu (default: no dead units) or relu (the paper's)")
     parser.add_argument("--data", choices=("motion", "trajectory"), default=None,
@@ -153,6 +156,7 @@ def _run(train: Callable[[], Path], args: argparse.Namespace) -> int:
     import shutil
 
     from deblur_ros.core.models.checkpoint import CheckpointError
+    from deblur_ros.core.training.live_trainer import TrainingDivergedError
 
     if args.threads > 0:
         import torch
@@ -160,7 +164,7 @@ def _run(train: Callable[[], Path], args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     try:
         exported = train()
-    except (CheckpointError, ValueError) as exc:
+    except (CheckpointError, ValueError, TrainingDivergedError) as exc:
         print(f"deblur-ros train: {exc}", file=sys.stderr)
         return 2
     print(f"exported {exported}")
@@ -213,7 +217,8 @@ def _main(argv: list[str]) -> int:
         "width", "iterations", "batch", "crop", "clip_frames", "lr", "warmup", "streak_min",
         "streak_max", "still_clips", "val_every", "save_every", "val_photos", "val_size",
         "procedural_fraction", "schedule", "loss", "data", "activation", "real_share",
-        "real_hold_out", "real_shuffle", "real_width", "distill", "fft_weight", "ema")
+        "real_hold_out", "real_shuffle", "real_width", "distill", "fft_weight", "ema",
+        "clip_grad")
         if getattr(args, name) is not None}
     chosen |= {"lookahead": args.lookahead, "past": max(1, args.lookahead), "device": args.device,
                "workers": args.workers, "seed": args.seed, "photo_root": args.photos,

@@ -182,6 +182,7 @@ def test_warm_start_refuses_another_depth(tmp_path):
     ({"real_share": 0.5, "real_footage": "/nosuch/clips"}, "does not exist"),
     ({"real_footage": "/nosuch", "data": "trajectory"}, "mixes into the motion recipe"),
     ({"distill": 1.5}, "distill is the teacher's weight"),
+    ({"clip_grad": -1.0}, "clip-grad is a gradient norm"),
 ])
 def test_bad_settings_fail_before_training(tmp_path, change, message):
     from deblur_ros.core.training.live_trainer import train_live
@@ -237,3 +238,48 @@ def test_a_teacher_that_saw_a_held_out_clip_is_refused(tmp_path):
     with pytest.raises(ValueError, match="trained on TEST02_y"):
         train_live(cfg, tmp_path / "run", progress=False)
     assert not (tmp_path / "run" / "last.pt").exists()
+
+
+def test_a_step_with_a_nan_loss_is_skipped_and_leaves_the_weights_alone():
+    torch.manual_seed(0)
+    model = StrcnnDtb(StrcnnConfig(width=8))
+    cfg = LiveTrainConfig(width=8, lr=1e-3, warmup=0, schedule="step")
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr)
+    blurry, sharp = _fixed_batch()
+    train_step(model, opt, blurry, sharp, cfg, 0, use_amp=False)  # Adam has state now
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    poisoned = blurry.clone()
+    poisoned[0, 0, 0, 0, 0] = float("nan")
+    assert np.isnan(train_step(model, opt, poisoned, sharp, cfg, 1, use_amp=False))
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, before[key]), key
+    assert np.isfinite(train_step(model, opt, blurry, sharp, cfg, 2, use_amp=False))
+
+
+def test_clip_grad_caps_the_gradient_norm_of_a_step():
+    torch.manual_seed(0)
+    model = StrcnnDtb(StrcnnConfig(width=8))
+    cfg = LiveTrainConfig(width=8, lr=1e-3, warmup=0, schedule="step", clip_grad=1e-4)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr)
+    blurry, sharp = _fixed_batch()
+    for step in range(60):  # past the zero-initialised output layer's plateau
+        train_step(model, opt, blurry, sharp, cfg, step, use_amp=False)
+    norm = torch.linalg.vector_norm(torch.stack(
+        [torch.linalg.vector_norm(p.grad) for p in model.parameters() if p.grad is not None]))
+    assert 0 < float(norm) <= 1e-4 * (1 + 1e-3)
+
+
+def test_a_diverging_run_stops_in_one_line_and_never_saves_nan_weights(tmp_path):
+    from deblur_ros.core.training.live_trainer import TrainingDivergedError, train_live
+
+    (tmp_path / "photos").mkdir()  # procedural images
+    cfg = LiveTrainConfig(width=4, crop=32, clip_frames=3, batch=1, workers=0, device="cpu",
+                          lr=1e4, warmup=0, schedule="step", iterations=200, save_every=1,
+                          val_every=1000, val_photos=1, val_size=32, amp=False,
+                          photo_root=str(tmp_path / "photos"))
+    with pytest.raises(TrainingDivergedError, match=r"diverged .*--lr or with --clip-grad"):
+        train_live(cfg, tmp_path / "run", progress=False)
+    last = tmp_path / "run" / "last.pt"
+    if last.exists():  # whatever was saved is a state the run can go on from
+        state = torch.load(last, weights_only=False)
+        assert all(torch.isfinite(v).all() for v in state["state_dict"].values())

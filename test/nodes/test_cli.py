@@ -100,6 +100,20 @@ def test_train_live_short_run_resumes_and_exports(tmp_path, capsys):
     assert "recipe" in meta and "hardware" in meta
 
 
+def test_train_live_that_diverges_says_so_in_one_line(tmp_path, capsys):
+    (tmp_path / "photos").mkdir()  # procedural images
+    args = ["train", "live", "--out", str(tmp_path / "run"), "--width", "4", "--batch", "1",
+            "--crop", "32", "--clip-frames", "3", "--workers", "0", "--val-every", "1000",
+            "--val-photos", "1", "--val-size", "32", "--device", "cpu", "--no-amp",
+            "--lr", "1e4", "--warmup", "0", "--iterations", "200",
+            "--photos", str(tmp_path / "photos")]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    said = [line for line in err.splitlines() if "deblur-ros train:" in line]
+    assert len(said) == 1 and "training diverged" in said[0], err
+
+
 def test_train_live_with_ema_resumes_the_average_and_exports_it(tmp_path, capsys):
     """The average must continue across a stop (not restart from the weights), and what
     is kept as best and exported is the average, not the raw weights."""

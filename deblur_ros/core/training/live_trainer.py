@@ -56,6 +56,7 @@ class LiveTrainConfig:
     fft_weight: float = 1.0  # weight of the frequency term in "charbonnier+fft"
     ema: float = 0.0  # decay of a moving average of the weights, which validation and the
     # export use (0: off, the weights themselves)
+    clip_grad: float = 0.0  # largest gradient norm per step (0: no clipping)
     data: str = "motion"  # "motion" (motion.py) or "trajectory" (the first recipe, render.py)
     streak_min: float = 1.0  # per-clip streak level range (px), drawn log-uniformly
     streak_max: float = 36.0
@@ -295,6 +296,8 @@ def check_config(cfg: LiveTrainConfig) -> None:
         raise ValueError("still-clips needs the motion recipe (--data motion)")
     if not 0.0 <= cfg.real_share <= 1.0:
         raise ValueError(f"real-share is a share of the clips, in [0, 1]; got {cfg.real_share}")
+    if not cfg.clip_grad >= 0:
+        raise ValueError(f"clip-grad is a gradient norm (0: off), got {cfg.clip_grad}")
     if not 0.0 <= cfg.real_shuffle <= 1.0:
         raise ValueError("real-shuffle is a share of the real clips, in [0, 1]; got "
                          f"{cfg.real_shuffle}")
@@ -348,10 +351,23 @@ def load_teacher(cfg: LiveTrainConfig, device: torch.device) -> tuple[StrcnnDtb,
         f"{cfg.distill}"
 
 
+MAX_BAD_STEPS = 20
+"""Non-finite steps in a row after which a run is called diverged and stops."""
+
+
+class TrainingDivergedError(RuntimeError):
+    """The loss or the gradients stayed NaN/inf: the run stops before it saves such weights."""
+
+
 def train_step(model: StrcnnDtb, optimiser: torch.optim.Optimizer, blurry: torch.Tensor,
                sharp: torch.Tensor, cfg: LiveTrainConfig, step: int, use_amp: bool,
                teacher: StrcnnDtb | None = None) -> float:
     """One optimiser step on a batch of clips [N, T, 3, H, W]; returns the loss.
+
+    A step whose loss or gradient norm is not finite is skipped (returns NaN, weights
+    untouched), as a bf16/fp16 loss scaler would: one NaN applied by AdamW makes every
+    weight NaN, and the next save would overwrite ``last.pt`` with them (it happened to a
+    wider network from scratch at lr 5e-4). ``cfg.clip_grad`` > 0 also caps the norm.
 
     With a teacher the loss is a blend of the distance to the ground truth and to the
     teacher's output on the same clips, in case a narrow network follows a wide one's
@@ -371,8 +387,14 @@ def train_step(model: StrcnnDtb, optimiser: torch.optim.Optimizer, blurry: torch
             cfg.loss, pred.float(), taught, cfg.fft_weight)
     optimiser.zero_grad(set_to_none=True)
     loss.backward()
+    norm = torch.nn.utils.clip_grad_norm_(
+        model.parameters(), cfg.clip_grad if cfg.clip_grad > 0 else float("inf"))
+    value = float(loss.item())
+    if not (math.isfinite(value) and math.isfinite(float(norm))):
+        optimiser.zero_grad(set_to_none=True)
+        return math.nan
     optimiser.step()
-    return float(loss.item())
+    return value
 
 
 def ema_decay(cfg: LiveTrainConfig, step: int) -> float:
@@ -461,12 +483,14 @@ def train_live(cfg: LiveTrainConfig, out_dir: Path, resume: bool = True,
     optimiser = torch.optim.AdamW(model.parameters(), lr=learning_rate(cfg, 0),
                                   weight_decay=cfg.weight_decay)
     step, elapsed, history = 0, 0.0, []
+    skipped = 0  # steps whose loss or gradients were not finite (not applied)
     if resuming:
         payload = read_checkpoint(last)
         model.load_state_dict(payload["state_dict"])
         state = payload["train_state"]
         optimiser.load_state_dict(state["optimiser"])
         step, elapsed, history = state["step"], state["elapsed_s"], state["history"]
+        skipped = state.get("skipped_steps", 0)
         init_note = payload["metadata"].get("init")
     # With --ema, the average is what is validated, kept as best.pt and exported; the
     # weights themselves go on training. A run that had no average starts it here.
@@ -532,6 +556,7 @@ def train_live(cfg: LiveTrainConfig, out_dir: Path, resume: bool = True,
             "hardware": hardware_description(device),
             "precision": "bf16 autocast" if use_amp else "fp32",
             "train_time_s": round(elapsed, 1),
+            "skipped_steps": skipped,
             "validation": scores,
             "real_validation": ({"source": real_val.source,
                                  "sequences": [name for name, _, _ in real_val.sequences]}
@@ -540,11 +565,20 @@ def train_live(cfg: LiveTrainConfig, out_dir: Path, resume: bool = True,
             "torch": str(torch.__version__),
         }
 
+    def kept() -> str:
+        return (f"{last} keeps step {saved_step}" if saved_step is not None
+                else "nothing was saved")
+
     def save(scores: dict[str, float] | None) -> None:
+        nonlocal saved_step
+        if not all(torch.isfinite(p).all() for p in model.parameters()):
+            raise TrainingDivergedError(f"training diverged by step {step}: the weights hold "
+                                        f"NaN/inf and were not saved; {kept()}")
         save_checkpoint(last, model, metadata(scores), train_state={
             "optimiser": optimiser.state_dict(), "step": step, "elapsed_s": elapsed,
-            "history": history,
+            "history": history, "skipped_steps": skipped,
         } | ({"ema": average.state_dict()} if average is not None else {}))
+        saved_step = step
 
     if not history:
         # The starting point of the curve: where the untrained (or warm-started) model is.
@@ -557,6 +591,8 @@ def train_live(cfg: LiveTrainConfig, out_dir: Path, resume: bool = True,
     scores = history[-1]["val"] if history else None
     data_iter = iter(loader)
     running = None
+    bad_in_a_row = 0
+    saved_step = step if resuming else None
     t0 = time.perf_counter()
     try:
         while step < cfg.iterations:
@@ -564,13 +600,23 @@ def train_live(cfg: LiveTrainConfig, out_dir: Path, resume: bool = True,
             blurry = blurry.to(device, non_blocking=True)
             sharp = sharp.to(device, non_blocking=True)
             loss = train_step(model, optimiser, blurry, sharp, cfg, step, use_amp, teacher)
+            if math.isnan(loss):
+                skipped += 1
+                bad_in_a_row += 1
+                if bad_in_a_row >= MAX_BAD_STEPS:
+                    raise TrainingDivergedError(
+                        f"training diverged at step {step}: the loss or its gradients were "
+                        f"NaN/inf {bad_in_a_row} steps in a row (none applied); {kept()}; "
+                        "run again with a lower --lr or with --clip-grad")
+            else:
+                bad_in_a_row = 0
+                running = loss if running is None else 0.98 * running + 0.02 * loss
             if average is not None:
                 update_average(average, model, ema_decay(cfg, step))
             step += 1
             now = time.perf_counter()
             elapsed += now - t0
             t0 = now
-            running = loss if running is None else 0.98 * running + 0.02 * loss
             bar.update(1)
             bar.set_postfix(loss=f"{running:.5f}", lr=f"{learning_rate(cfg, step):.2e}")
             if step % cfg.val_every == 0 or step == cfg.iterations:
@@ -599,6 +645,9 @@ def train_live(cfg: LiveTrainConfig, out_dir: Path, resume: bool = True,
             if step % cfg.save_every == 0 or step == cfg.iterations:
                 save(scores)
                 t0 = time.perf_counter()
+    except TrainingDivergedError:
+        bar.close()  # and no save: last.pt keeps the last finite weights
+        raise
     except KeyboardInterrupt:
         # Stopped (Ctrl-C, SIGTERM): keep every step done so far; the same command resumes.
         bar.close()
