@@ -91,6 +91,27 @@ def test_any_size_and_layout_cropped_back_exactly(shape):
         np.testing.assert_allclose(res, inp, atol=1e-6)
 
 
+def test_frames_are_padded_to_the_network_s_own_size_multiple():
+    """A network with more stride-2 levels declares a larger multiple; frames of any size
+    reach it padded to that and come back cropped to their own size."""
+    seen = []
+
+    class Deeper(StrcnnDtb):
+        size_multiple = 8
+
+        def forward(self, frames, state):
+            seen.append(tuple(frames.shape[-2:]))
+            return super().forward(frames, state)
+
+    stream = StreamingDeblurrer(Deeper(StrcnnConfig(width=8)), "cpu", cut_threshold=0.0)
+    clip = frames(3, h=338, w=45)
+    out = stream.process(clip)
+    assert set(seen) == {(344, 48)}
+    for inp, res in zip(clip, out):
+        assert res.shape == inp.shape
+        np.testing.assert_allclose(res, inp, atol=1e-6)  # identity network, crop in place
+
+
 def test_uint8_in_uint8_out():
     stream = make_stream(lookahead=0, randomise=False)
     img = (np.arange(6 * 8 * 3) % 256).astype(np.uint8).reshape(6, 8, 3)

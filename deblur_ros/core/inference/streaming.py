@@ -133,6 +133,8 @@ class StreamingDeblurrer:
         self.runner = make_runner(model, backend, precision, device, threads)
         self.device = self.runner.device
         self.config = model.config
+        # Frames are padded (replicated edge) to what the network's strides need.
+        self._multiple = int(getattr(model, "size_multiple", 2))
         self.name = name or self.config.name
         cfg = self.config
         # The frames a window can still need: ``past`` before the oldest pending frame.
@@ -227,7 +229,7 @@ class StreamingDeblurrer:
 
     def _pad(self, tensor: torch.Tensor) -> torch.Tensor:
         _, h, w = tensor.shape
-        ph, pw = h % 2, w % 2
+        ph, pw = -h % self._multiple, -w % self._multiple
         if ph or pw:
             tensor = F.pad(tensor[None], (0, pw, 0, ph), mode="replicate")[0]
         return tensor

@@ -129,6 +129,8 @@ class RecurrentState:
 class StrcnnDtb(nn.Module):
     """One recurrent step: (blurry window, state) -> (sharp middle frame, new state)."""
 
+    size_multiple = 2  # frame sides must divide by this (one stride-2 level)
+
     def __init__(self, config: StrcnnConfig = StrcnnConfig()) -> None:
         super().__init__()
         self.config = config
