@@ -275,10 +275,10 @@ def test_a_diverging_run_stops_in_one_line_and_never_saves_nan_weights(tmp_path)
     (tmp_path / "photos").mkdir()  # procedural images
     cfg = LiveTrainConfig(width=4, crop=32, clip_frames=3, batch=1, workers=0, device="cpu",
                           lr=1e4, warmup=0, schedule="step", iterations=200, save_every=1,
-                          val_every=1000, val_photos=1, val_size=32, amp=False,
+                          val_every=1, val_photos=1, val_size=32, amp=False,
                           photo_root=str(tmp_path / "photos"))
     with pytest.raises(TrainingDivergedError, match=r"diverged .*--lr or with --clip-grad"):
-        train_live(cfg, tmp_path / "run", progress=False)
+        train_live(cfg, tmp_path / "run", progress=True)  # the bar and log lines too
     last = tmp_path / "run" / "last.pt"
     if last.exists():  # whatever was saved is a state the run can go on from
         state = torch.load(last, weights_only=False)

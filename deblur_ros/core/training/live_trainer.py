@@ -618,7 +618,8 @@ def train_live(cfg: LiveTrainConfig, out_dir: Path, resume: bool = True,
             elapsed += now - t0
             t0 = now
             bar.update(1)
-            bar.set_postfix(loss=f"{running:.5f}", lr=f"{learning_rate(cfg, step):.2e}")
+            shown = "nan" if running is None else f"{running:.5f}"  # no finite step yet
+            bar.set_postfix(loss=shown, lr=f"{learning_rate(cfg, step):.2e}")
             if step % cfg.val_every == 0 or step == cfg.iterations:
                 scores = evaluate(scored, val, device)
                 best_psnr = max((h["val"]["output_psnr"] for h in history if h["step"] > 0),
@@ -637,7 +638,7 @@ def train_live(cfg: LiveTrainConfig, out_dir: Path, resume: bool = True,
                     save_checkpoint(best, scored, metadata(scores) | {"best_step": step})
                 levels = "  ".join(f"{k} {v['input_psnr']:.2f}->{v['output_psnr']:.2f}"
                                    for k, v in scores["by_level"].items())
-                bar.write(f"step {step} ({elapsed / 60:.1f} min): loss {running:.5f}  val "
+                bar.write(f"step {step} ({elapsed / 60:.1f} min): loss {shown}  val "
                           f"PSNR {scores['input_psnr']:.2f} -> {scores['output_psnr']:.2f} dB"
                           f"  [{levels}]{real_line}")
                 write_curve(out_dir / "curve.png", history, title=cfg.model_config.name)
