@@ -397,6 +397,13 @@ def train_step(model: StrcnnDtb, optimiser: torch.optim.Optimizer, blurry: torch
     return value
 
 
+def _finite(scores: dict[str, Any]) -> bool:
+    """Whether a validation summary holds a number for the whole set and every level (the
+    scorer leaves a level's figure out, as None, when none of its frames was finite)."""
+    figures = [scores["output_psnr"]] + [v["output_psnr"] for v in scores["by_level"].values()]
+    return all(f is not None and not math.isnan(f) for f in figures)  # inf: a perfect frame
+
+
 def ema_decay(cfg: LiveTrainConfig, step: int) -> float:
     """The average's decay at ``step``, ramped up from 0.1 so that its first steps follow the
     weights rather than the starting point (the usual (1 + t) / (10 + t) warm-up)."""
@@ -622,6 +629,11 @@ def train_live(cfg: LiveTrainConfig, out_dir: Path, resume: bool = True,
             bar.set_postfix(loss=shown, lr=f"{learning_rate(cfg, step):.2e}")
             if step % cfg.val_every == 0 or step == cfg.iterations:
                 scores = evaluate(scored, val, device)
+                if not _finite(scores):  # finite weights can still overflow the output
+                    raise TrainingDivergedError(
+                        f"training diverged by step {step}: the network's output on the "
+                        f"validation clips is not finite; {kept()}; run again with a lower "
+                        "--lr or with --clip-grad")
                 best_psnr = max((h["val"]["output_psnr"] for h in history if h["step"] > 0),
                                 default=-1.0)
                 history.append({"step": step, "elapsed_s": round(elapsed, 1), "loss": running,
