@@ -179,10 +179,10 @@ def train(args: argparse.Namespace) -> None:
 
 
 def score(args: argparse.Namespace) -> None:
+    from live_quarter_study import print_validation  # bench/, beside this script
+
     from deblur_ros.cli.train import load_real_validation
-    from deblur_ros.core.inference.streaming import StreamingDeblurrer
     from deblur_ros.core.models.checkpoint import load_model
-    from deblur_ros.core.scoring.validation import psnr_summary, score_clips
     from deblur_ros.core.synthesis.validation import validation_set
     from deblur_ros.core.training.live_trainer import evaluate_real
 
@@ -199,15 +199,7 @@ def score(args: argparse.Namespace) -> None:
                   f"{figures['output_psnr']:.2f} dB "
                   f"({figures['output_psnr'] - figures['input_psnr']:+.2f}; worst {worst} "
                   f"{fig['output_psnr'] - fig['input_psnr']:+.2f})")
-        summary = psnr_summary(score_clips(StreamingDeblurrer(model), clips,
-                                           figures=("psnr",)))
-        levels = "  ".join(f"{k} {v['output_psnr'] - v['input_psnr']:+.2f}"
-                           for k, v in summary["by_level"].items())
-        params = sum(p.numel() for p in model.parameters())
-        print(f"{path}: {type(model).__name__} {params:,} parameters, "
-              f"{metadata.get('iterations')} steps: "
-              f"{summary['input_psnr']:.2f} -> {summary['output_psnr']:.2f} dB "
-              f"({summary['output_psnr'] - summary['input_psnr']:+.2f}; {levels})")
+        print_validation(path, model, metadata, clips)
 
 
 def main() -> None:

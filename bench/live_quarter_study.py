@@ -98,24 +98,30 @@ def train(args: argparse.Namespace) -> None:
 
 
 def score(args: argparse.Namespace) -> None:
-    from deblur_ros.core.inference.streaming import StreamingDeblurrer
     from deblur_ros.core.models.checkpoint import load_model
-    from deblur_ros.core.scoring.validation import psnr_summary, score_clips
     from deblur_ros.core.synthesis.validation import validation_set
 
     torch.set_num_threads(args.threads)
     clips = validation_set(24, 128, 7)
     for path in args.checkpoints:
         model, metadata = load_model(path, architecture=None)
-        summary = psnr_summary(score_clips(StreamingDeblurrer(model), clips,
-                                           figures=("psnr",)))
-        levels = "  ".join(f"{k} {v['output_psnr'] - v['input_psnr']:+.2f}"
-                           for k, v in summary["by_level"].items())
-        params = sum(p.numel() for p in model.parameters())
-        print(f"{path}: {type(model).__name__} {params:,} parameters, "
-              f"{metadata.get('iterations')} steps: "
-              f"{summary['input_psnr']:.2f} -> {summary['output_psnr']:.2f} dB "
-              f"({summary['output_psnr'] - summary['input_psnr']:+.2f}; {levels})")
+        print_validation(path, model, metadata, clips)
+
+
+def print_validation(path: str, model: nn.Module, metadata: dict, clips: list) -> None:
+    """One line: the 24-photo ``eval --validation`` gain, overall and per level."""
+    from deblur_ros.core.inference.streaming import StreamingDeblurrer
+    from deblur_ros.core.scoring.validation import psnr_summary, score_clips
+
+    summary = psnr_summary(score_clips(StreamingDeblurrer(model), clips,
+                                       figures=("psnr",)))
+    levels = "  ".join(f"{k} {v['output_psnr'] - v['input_psnr']:+.2f}"
+                       for k, v in summary["by_level"].items())
+    params = sum(p.numel() for p in model.parameters())
+    print(f"{path}: {type(model).__name__} {params:,} parameters, "
+          f"{metadata.get('iterations')} steps: "
+          f"{summary['input_psnr']:.2f} -> {summary['output_psnr']:.2f} dB "
+          f"({summary['output_psnr'] - summary['input_psnr']:+.2f}; {levels})")
 
 
 def main() -> None:
