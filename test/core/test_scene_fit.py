@@ -118,6 +118,33 @@ def test_early_stopping_keeps_the_best_probe_weights():
         assert torch.equal(fitter.model(x), x)
 
 
+def test_a_fit_whose_steps_turn_non_finite_stops_as_diverged_with_finite_weights():
+    blurry, _ = _drive(20)
+    fitter = SceneFitter(blurry[:2], SMALL)
+    real_batch = fitter.patches.batch
+    calls = {"n": 0}
+
+    def poisoned_after_40() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        calls["n"] += 1
+        crops, sharp, weights = real_batch()
+        if calls["n"] > 40:  # a corrupt frame's NaN reaches the loss from step 41 on
+            crops = torch.full_like(crops, float("nan"))
+        return crops, sharp, weights
+
+    fitter.patches.batch = poisoned_after_40
+    fitter.fit(FitBudget(iterations=40, seconds=None))
+    trained = {k: v.clone() for k, v in fitter.model.state_dict().items()}
+    fitter.step()  # skipped: nothing moves, Adam's moments included
+    assert fitter.skipped_steps == 1
+    assert all(torch.equal(v, fitter.model.state_dict()[k]) for k, v in trained.items())
+    result = fitter.fit(FitBudget(iterations=1000, seconds=None))
+    # 20 skipped steps in a row end the fit instead of spending the budget on them.
+    assert result.stopped == "diverged" and result.skipped_steps == 1 + 20
+    assert result.iterations == 40 + 1 + 20
+    assert all(torch.isfinite(v).all() for v in fitter.model.state_dict().values())
+    assert all(np.isfinite(loss) or step > 40 for step, _, loss in result.losses)
+
+
 def test_fitted_scene_model_saves_and_loads(tmp_path):
     blurry, _ = _drive(20)
     fitter = SceneFitter(blurry[:2], SMALL, frame_info=[{"index": 3}, {"index": 13}])

@@ -103,7 +103,7 @@ class FitProgress:
 class FitResult:
     iterations: int
     seconds: float
-    stopped: str  # "iterations", "time", "converged" or "cancelled"
+    stopped: str  # "iterations", "time", "converged", "cancelled" or "diverged"
     best_step: int
     probe_input_psnr: float
     probe_output_psnr: float
@@ -112,6 +112,7 @@ class FitResult:
     frames: list[dict[str, Any]]
     init: str
     config: dict[str, Any]
+    skipped_steps: int = 0  # steps with a non-finite loss or gradient, not applied
 
     def metadata(self) -> dict[str, Any]:
         return asdict(self) | {"hardware": hardware_description(torch.device("cpu")),
@@ -146,6 +147,7 @@ class SceneFitter:
             raise ValueError(f"lr_schedule must be cosine or constant, not {cfg.lr_schedule!r}")
         self.probe = self._make_probe()
         self.step_count = 0
+        self.skipped_steps = 0  # non-finite steps not applied (see step())
 
     def _make_probe(self) -> tuple[torch.Tensor, torch.Tensor]:
         rng = np.random.default_rng([self.config.seed, 99])
@@ -190,9 +192,18 @@ class SceneFitter:
             loss = loss - self.config.adversarial * self.critic(output).mean()
         self.optimiser.zero_grad(set_to_none=True)
         loss.backward()
-        self.optimiser.step()
+        # One non-finite step applied by Adam makes every weight NaN for good; skipped, it
+        # leaves the weights and the optimiser's moments as they were.
+        grad_norm = torch.nn.utils.get_total_norm(
+            [p.grad for p in self.model.parameters() if p.grad is not None])
         self.step_count += 1
-        return float(loss.detach())
+        value = float(loss.detach())
+        if not (math.isfinite(value) and math.isfinite(float(grad_norm))):
+            self.optimiser.zero_grad(set_to_none=True)
+            self.skipped_steps += 1
+            return float("nan")
+        self.optimiser.step()
+        return value
 
     def _critic_step(self, fake: torch.Tensor, real: torch.Tensor) -> None:
         critic = self.critic
@@ -228,6 +239,7 @@ class SceneFitter:
         losses: list[tuple[int, float, float]] = []
         probes: list[tuple[int, float, float]] = [(0, 0.0, best_psnr)]
         window: list[float] = []
+        skipped_in_a_row = 0
         while True:
             elapsed = time.monotonic() - start
             if cancelled is not None and cancelled():
@@ -239,11 +251,20 @@ class SceneFitter:
             if budget.seconds is not None and elapsed >= budget.seconds:
                 stopped = "time"
                 break
-            window.append(self.step(_fraction(budget, self.step_count, elapsed)))
+            loss = self.step(_fraction(budget, self.step_count, elapsed))
+            if math.isfinite(loss):
+                window.append(loss)
+                skipped_in_a_row = 0
+            else:
+                skipped_in_a_row += 1
+                if skipped_in_a_row >= MAX_SKIPPED_IN_A_ROW:
+                    stopped = "diverged"  # the best probe's weights are kept, as always
+                    break
             if self.step_count % cfg.probe_every == 0:
                 elapsed = time.monotonic() - start
                 _, psnr = self.probe_psnr()
-                losses.append((self.step_count, elapsed, float(np.mean(window))))
+                mean_loss = float(np.mean(window)) if window else float("nan")
+                losses.append((self.step_count, elapsed, mean_loss))
                 probes.append((self.step_count, elapsed, psnr))
                 window = []
                 if psnr > best_psnr + cfg.min_delta_db:
@@ -264,7 +285,8 @@ class SceneFitter:
             iterations=self.step_count, seconds=round(time.monotonic() - start, 2),
             stopped=stopped, best_step=best_step, probe_input_psnr=probe_in,
             probe_output_psnr=best_psnr, losses=losses, probes=probes,
-            frames=self.frame_info, init=self.init_name, config=asdict(cfg))
+            frames=self.frame_info, init=self.init_name, config=asdict(cfg),
+            skipped_steps=self.skipped_steps)
 
     def save(self, path: str | Path, result: FitResult, extra: dict[str, Any] | None = None
              ) -> Path:
@@ -315,6 +337,10 @@ def _fraction(budget: FitBudget, steps: int, elapsed: float) -> float:
 
 
 DEFAULT_BUDGET = FitBudget(seconds=600.0)
+
+MAX_SKIPPED_IN_A_ROW = 20
+"""Non-finite steps in a row after which a fit stops as "diverged" rather than spend its
+budget on steps that cannot be applied (as the live trainer does)."""
 """Ten CPU minutes per drive (1 thread): what the sidecar, the bag tool and ``eval --model
 scene`` use unless told; the validation drives still gained from 300 to 600 s (MODELS.md)."""
 
