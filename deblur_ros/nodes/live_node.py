@@ -97,6 +97,11 @@ PARAMETERS = (
           "Restart the recurrent stream where the camera's scene changes (a switched or "
           "multiplexed camera): another scene's state costs the next frames several dB; "
           "false keeps one stream"),
+    Param("max_hold", 1.0,
+          "Seconds a look-ahead model waits for the next frame before it publishes the one "
+          "it holds (the frame then stands in for its own look-ahead), so the last frame "
+          "before the camera stops or pauses is not held until it resumes; 0 waits for the "
+          "next frame however long", low=0.0, high=60.0),
     Param("autostart", False,
           "Configure and activate at start-up (no lifecycle manager needed)"),
     # Its choice is checked at configure, which then fails with the reason.
@@ -131,6 +136,7 @@ class LiveDeblurNode(LifecycleNode):
         # Rejected frames per kind (encoding, malformed, deblurring), each logged on its own
         # throttle so one kind never hides another.
         self.rejected_by_kind: Counter[str] = Counter()
+        self.released_on_hold = 0  # frames published without waiting for look-ahead
         self._reject_log = KeyedThrottle(REJECT_LOG_PERIOD_S)
         self._camera_info: CameraInfo | None = None
         self._image_pub = None
@@ -201,7 +207,9 @@ class LiveDeblurNode(LifecycleNode):
             CameraInfo, "camera_info", self._on_camera_info, INFO_QOS,
             callback_group=self._sub_group)
         self._worker = MailboxWorker(self._process, name="deblur_worker",
-                                     on_flush=self._flush_stream, on_error=self._worker_failed)
+                                     on_flush=self._flush_stream, on_error=self._worker_failed,
+                                     on_idle=self._release_held,
+                                     idle_after=number(self, "max_hold"))
         self._worker.start()
         self.get_logger().info(
             f"configured: model {self.model_name} ({path}) on {self.device_name}, "
@@ -342,6 +350,14 @@ class LiveDeblurNode(LifecycleNode):
             if self.context.ok():
                 self.get_logger().error(f"flush at deactivate failed: {exc}")
 
+    def _release_held(self) -> None:
+        """The camera went quiet for max_hold: publish what waits for its look-ahead. The
+        recurrent state is kept, so the stream goes on when frames come back."""
+        deblurrer = self.deblurrer
+        if deblurrer is not None and deblurrer.pending:
+            self._publish(deblurrer.flush())
+            self.released_on_hold += 1
+
     def _reject(self, kind: str, text: str) -> None:
         self.stats.on_reject()
         self.rejected_by_kind[kind] += 1
@@ -421,6 +437,7 @@ class LiveDeblurNode(LifecycleNode):
             "latency p50 (ms)": f"{snap['latency_ms_p50']:.1f}",
             "latency max (ms)": f"{snap['latency_ms_max']:.1f}",
             "scene cuts": str(self.deblurrer.cuts if self.deblurrer else 0),
+            "released on hold": str(self.released_on_hold),
             "model": self.model_name or "none",
             "device": self.device_name or "none",
             "backend": self.backend_name or "none",

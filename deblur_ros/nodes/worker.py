@@ -6,13 +6,16 @@ thread for the node's whole configured life: PyTorch's CPU thread pool belongs t
 thread that first ran the model, and the same model later run from a new thread got
 about a third of the throughput on CPU, so every model call (the flush included)
 runs here. Why :meth:`stop` never waits on anything but the current item: Ctrl-C
-must end the process even while a deactivate waits for a flush.
+must end the process even while a deactivate waits for a flush. Why ``on_idle`` runs
+here too: a look-ahead model holds its newest frame until the next one comes, and when
+the camera stops, what releases that frame is a model call.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from enum import Enum
 from typing import Generic, TypeVar
@@ -33,16 +36,23 @@ class MailboxWorker(Generic[T]):
     """Runs ``handle(item)`` on one thread for the newest offered item.
 
     ``on_flush`` runs on the same thread when :meth:`close` asks for it, after the
-    item already in the slot. ``on_error`` gets what ``handle``/``on_flush`` raised,
-    and the thread carries on (default: Python's logging, with the traceback).
+    item already in the slot. ``on_idle`` runs there once when ``idle_after`` seconds
+    pass after an item was handled with no new item offered (0: never). ``on_error``
+    gets what ``handle``/``on_flush``/``on_idle`` raised, and the thread carries on
+    (default: Python's logging, with the traceback).
     """
 
     def __init__(self, handle: Callable[[T], None], *, name: str = "mailbox_worker",
                  on_flush: Callable[[], None] | None = None,
-                 on_error: Callable[[BaseException], None] | None = None) -> None:
+                 on_error: Callable[[BaseException], None] | None = None,
+                 on_idle: Callable[[], None] | None = None,
+                 idle_after: float = 0.0) -> None:
         self._handle = handle
         self._on_flush = on_flush
         self._on_error = on_error
+        self._on_idle = on_idle if idle_after > 0 else None
+        self._idle_after = idle_after
+        self._idle_due: float | None = None  # monotonic time on_idle is due, if armed
         self._name = name
         self._cond = threading.Condition()
         self._slot: tuple[T] | None = None
@@ -142,19 +152,38 @@ class MailboxWorker(Generic[T]):
     def _run(self) -> None:
         while True:
             flush: threading.Event | None = None
+            idle = False
             with self._cond:
                 while self._slot is None and not self._flush_requests and not self._stop:
-                    self._cond.wait()
+                    if self._idle_due is None:
+                        self._cond.wait()
+                        continue
+                    left = self._idle_due - time.monotonic()
+                    if left <= 0.0:
+                        idle = True
+                        break
+                    self._cond.wait(left)
                 if self._stop:
                     return
-                if self._slot is not None:
+                # Disarmed by whatever runs next: an item re-arms it, a flush ends the stream.
+                self._idle_due = None
+                if idle:
+                    pass
+                elif self._slot is not None:
                     (item,), self._slot = self._slot, None
                 else:
                     flush = self._flush_requests.pop(0)
             try:
-                if flush is None:
-                    self._handle(item)
-                    self.handled += 1
+                if idle:
+                    self._on_idle()
+                elif flush is None:
+                    try:
+                        self._handle(item)
+                        self.handled += 1
+                    finally:
+                        if self._on_idle is not None:
+                            with self._cond:
+                                self._idle_due = time.monotonic() + self._idle_after
                 elif self._on_flush is not None:
                     self._on_flush()
             except Exception as exc:  # noqa: BLE001 - one bad item must not end the thread

@@ -303,6 +303,7 @@ def test_bad_parameter_values_are_one_line_errors(ros, identity_model):
                                  ("threads", -1, "from 0 to 256"),
                                  ("diagnostics_period", 0.0, "from 0.05 to 60"),
                                  ("deadzone", -2.0, "from -1 to 32"),
+                                 ("max_hold", -0.5, "from 0 to 60"),
                                  ("autostart", "yes", "a boolean")]:
         with pytest.raises(ParameterError) as info:
             LiveDeblurNode(context=ros.context, parameter_overrides=[
@@ -646,6 +647,52 @@ def test_mailbox_worker_stop_releases_a_waiting_flush_and_survives_errors():
     stopper.join(10)
     assert not stopper.is_alive() and not worker.running
     assert [str(e) for e in errors] == ["bad item"]
+
+
+def test_mailbox_worker_calls_on_idle_once_after_a_quiet_spell():
+    from deblur_ros.nodes.worker import MailboxWorker
+
+    handled, idle = [], []
+    worker = MailboxWorker(handled.append, on_idle=lambda: idle.append(list(handled)),
+                           idle_after=0.3)
+    worker.start()
+    worker.open()
+    assert not _eventually(lambda: idle, 0.5)  # nothing handled yet: nothing to release
+    for item in range(5):  # items closer together than idle_after: no idle call
+        worker.offer(item)
+        time.sleep(0.1)
+    assert _eventually(lambda: len(handled) == 5, 10) and idle == []
+    assert _eventually(lambda: idle, 5) and idle == [[0, 1, 2, 3, 4]]
+    time.sleep(0.6)
+    assert len(idle) == 1  # once per quiet spell, not every idle_after
+    worker.offer(5)
+    assert _eventually(lambda: len(idle) == 2, 5) and idle[1] == [0, 1, 2, 3, 4, 5]
+    assert worker.stop(timeout=10)
+
+
+def test_a_held_frame_is_published_when_the_camera_goes_quiet(ros, identity_model):
+    live = make_live(ros, identity_model, max_hold=0.4)
+    client = Client(ros)
+    client.start()
+    frames = [np.full((24, 30, 3), 40 * i, np.uint8) for i in range(4)]
+    for i, frame in enumerate(frames[:3]):
+        client.publish(frame, stamp=(10 + i, 0))
+        assert ros.wait_for(lambda i=i: live.stats.received == i + 1, 10)
+        time.sleep(0.05)
+    # Two come out at once; the third waits for a look-ahead that does not come, and is
+    # released after max_hold, well before anything else could release it.
+    assert ros.wait_for(lambda: len(client.outputs) == 2, 10)
+    assert ros.wait_for(lambda: len(client.outputs) == 3, 5)
+    assert live.released_on_hold == 1
+    client.publish(frames[3], stamp=(20, 0))  # the camera resumes: the stream goes on
+    assert ros.wait_for(lambda: len(client.outputs) == 4, 10)
+    assert [o.header.stamp.sec for o in client.outputs] == [10, 11, 12, 20]
+    for out, frame in zip(client.outputs, frames):
+        np.testing.assert_array_equal(array_from_image(out), frame)  # identity network
+    assert live.deblurrer.resets == 0 and live.released_on_hold == 2
+    assert client.transition(Transition.TRANSITION_DEACTIVATE)
+    time.sleep(0.6)
+    assert len(client.outputs) == 4  # nothing held, nothing published twice
 
 
 def _eventually(predicate, timeout):
