@@ -337,12 +337,12 @@ def _fraction(budget: FitBudget, steps: int, elapsed: float) -> float:
 
 
 DEFAULT_BUDGET = FitBudget(seconds=600.0)
+"""Ten CPU minutes per drive (1 thread): what the sidecar, the bag tool and ``eval --model
+scene`` use unless told; the validation drives still gained from 300 to 600 s (MODELS.md)."""
 
 MAX_SKIPPED_IN_A_ROW = 20
 """Non-finite steps in a row after which a fit stops as "diverged" rather than spend its
 budget on steps that cannot be applied (as the live trainer does)."""
-"""Ten CPU minutes per drive (1 thread): what the sidecar, the bag tool and ``eval --model
-scene`` use unless told; the validation drives still gained from 300 to 600 s (MODELS.md)."""
 
 SCENE_INIT_MODEL = "unet-w16-d3-maml"
 """The shipped MAML initialisation (models/MODELS.md)."""
