@@ -158,24 +158,15 @@ def cost(args: argparse.Namespace) -> None:
 
 
 def train(args: argparse.Namespace) -> None:
-    from deblur_ros.core.models.checkpoint import CheckpointError
-    from deblur_ros.core.training import live_trainer
+    from live_quarter_study import train_network  # bench/, beside this script
 
     global ZERO_BLOCKS
     ZERO_BLOCKS = args.zero_blocks
     torch.set_num_threads(args.threads)
-    if args.variant == "multiscale":
-        live_trainer.StrcnnDtb = MultiScaleStrcnn  # the trainer builds its network by this name
-    cfg = live_trainer.LiveTrainConfig(iterations=args.iterations, workers=1, lr=args.lr,
-                                       clip_grad=args.clip_grad,
-                                       extra={"variant": args.variant,
-                                              "zero_blocks": args.zero_blocks})
-    try:
-        live_trainer.train_live(cfg, args.out, progress=False)
-    except CheckpointError as exc:  # the export reloads the run as a shipped live model
-        print(f"trained; {args.out}/best.pt is the run's result (not exported: {exc})")
-    except live_trainer.TrainingDivergedError as exc:
-        raise SystemExit(f"live_multiscale_study: {exc}") from None
+    train_network(MultiScaleStrcnn if args.variant == "multiscale" else None, args.out,
+                  "live_multiscale_study", progress=False, iterations=args.iterations,
+                  lr=args.lr, clip_grad=args.clip_grad,
+                  extra={"variant": args.variant, "zero_blocks": args.zero_blocks})
 
 
 def score(args: argparse.Namespace) -> None:

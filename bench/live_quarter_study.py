@@ -97,6 +97,27 @@ def train(args: argparse.Namespace) -> None:
         print(f"trained; {args.out}/best.pt is the run's result (not exported: {exc})")
 
 
+def train_network(network: type[nn.Module] | None, out: Path, study: str,
+                  progress: bool = True, **config: object) -> None:
+    """Run the project's trainer on ``network`` (None: the shipped ``StrcnnDtb``).
+
+    A study's network is not a shipped live architecture, so the trainer's final export
+    refuses it: ``best.pt`` is then the run's result. A diverged run ends in one line.
+    """
+    from deblur_ros.core.models.checkpoint import CheckpointError
+    from deblur_ros.core.training import live_trainer
+
+    if network is not None:
+        live_trainer.StrcnnDtb = network  # the trainer builds its network by this name
+    cfg = live_trainer.LiveTrainConfig(workers=1, **config)
+    try:
+        live_trainer.train_live(cfg, out, progress=progress)
+    except CheckpointError as exc:  # the export reloads the run as a shipped live model
+        print(f"trained; {out}/best.pt is the run's result (not exported: {exc})")
+    except live_trainer.TrainingDivergedError as exc:
+        raise SystemExit(f"{study}: {exc}") from None
+
+
 def score(args: argparse.Namespace) -> None:
     from deblur_ros.core.models.checkpoint import load_model
     from deblur_ros.core.synthesis.validation import validation_set

@@ -113,19 +113,12 @@ def collapse_network(rep: RepStrcnn) -> StrcnnDtb:
 
 
 def train(args: argparse.Namespace) -> None:
-    from deblur_ros.core.models.checkpoint import CheckpointError
-    from deblur_ros.core.training import live_trainer
+    from live_quarter_study import train_network  # bench/, beside this script
 
     torch.set_num_threads(args.threads)
-    live_trainer.StrcnnDtb = RepStrcnn  # the trainer builds its network by this name
-    cfg = live_trainer.LiveTrainConfig(iterations=args.iterations, workers=1, lr=args.lr,
-                                       extra={"variant": "reparam", "expand": EXPAND})
-    try:
-        live_trainer.train_live(cfg, args.out, progress=False)
-    except CheckpointError as exc:  # the export reloads the run as a shipped live model
-        print(f"trained; {args.out}/best.pt is the run's result (not exported: {exc})")
-    except live_trainer.TrainingDivergedError as exc:
-        raise SystemExit(f"live_reparam_study: {exc}") from None
+    train_network(RepStrcnn, args.out, "live_reparam_study", progress=False,
+                  iterations=args.iterations, lr=args.lr,
+                  extra={"variant": "reparam", "expand": EXPAND})
 
 
 def collapse(args: argparse.Namespace) -> None:
