@@ -167,6 +167,11 @@ def _run(train: Callable[[], Path], args: argparse.Namespace) -> int:
     except (CheckpointError, ValueError, TrainingDivergedError) as exc:
         print(f"deblur-ros train: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a full disk or a lost mount at a save: every save is atomic
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"deblur-ros train: {exc.strerror or exc}{where}; the run's last save is "
+              "intact: fix that and run the same command to resume", file=sys.stderr)
+        return 1
     print(f"exported {exported}")
     if args.export:
         target = args.export / exported.name if args.export.is_dir() else args.export

@@ -83,3 +83,46 @@ def test_sigterm_to_the_process_group_stops_train_live_cleanly(tmp_path):
 
 def _step_live(path) -> int:
     return int(read_checkpoint(path)["train_state"]["step"])
+
+
+FULL_DISK_AT_SECOND_SAVE = """
+import errno, sys, torch
+from deblur_ros.cli.main import main
+real_save, saves = torch.save, []
+def save(obj, f, *args, **kwargs):
+    if str(f).endswith("last.pt.tmp"):
+        saves.append(f)
+        if len(saves) == 2:  # the disk fills up halfway through the second save
+            with open(f, "wb") as half:
+                half.write(b"PK half a checkpoint")
+            raise OSError(errno.ENOSPC, "No space left on device", str(f))
+    return real_save(obj, f, *args, **kwargs)
+torch.save = save
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_a_full_disk_ends_train_live_in_one_line_and_keeps_the_last_save(tmp_path):
+    """Loader workers ignore SIGTERM (so a group stop reaches the trainer first); after an
+    error the process used to print a traceback and then hang at exit, joining them."""
+    out = tmp_path / "run"
+    (tmp_path / "photos").mkdir()
+    script = tmp_path / "full_disk.py"
+    script.write_text(FULL_DISK_AT_SECOND_SAVE)
+    cmd = [sys.executable, str(script), "train", "live", "--out", str(out),
+           "--width", "4", "--crop", "32", "--clip-frames", "3", "--batch", "2",
+           "--val-every", "1000", "--save-every", "3", "--val-photos", "1", "--val-size", "32",
+           "--workers", "1", "--threads", "1", "--photos", str(tmp_path / "photos"),
+           "--iterations", "100"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        _, err = proc.communicate(timeout=90)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 1, err[-2000:]
+    assert "Traceback" not in err, err[-2000:]
+    assert "No space left on device" in err and "run the same command to resume" in err
+    assert _step_live(out / "last.pt") == 3  # the first save, whole
+    assert not (out / "last.pt.tmp").exists()  # no half file left behind

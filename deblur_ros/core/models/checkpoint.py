@@ -118,7 +118,11 @@ def save_checkpoint(
     if train_state is not None:
         payload["train_state"] = train_state
     tmp = path.with_name(path.name + ".tmp")
-    torch.save(payload, tmp)
+    try:
+        torch.save(payload, tmp)
+    except BaseException:  # a full disk or a stop mid-write: no half file left behind
+        tmp.unlink(missing_ok=True)
+        raise
     os.replace(tmp, path)
     return path
 

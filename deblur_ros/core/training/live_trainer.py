@@ -435,6 +435,18 @@ def _leave_stop_to_main(worker_id: int) -> None:
     sys.excepthook = _one_line_from_worker
 
 
+def _stop_workers(batches: object) -> None:
+    """Shut the loader's workers down now, on every way out of the training loop.
+
+    They ignore SIGTERM (``_leave_stop_to_main``), and after an unexpected error (a full
+    disk at a save) the loader outlived the trainer until interpreter exit, where
+    multiprocessing terminates daemonic children with SIGTERM and joins them: the process
+    printed its error and then hung for ever instead of exiting."""
+    shutdown = getattr(batches, "_shutdown_workers", None)  # PyTorch's own clean shutdown
+    if shutdown is not None:
+        shutdown()
+
+
 def _one_line_from_worker(kind: type[BaseException], exc: BaseException, tb: object) -> None:
     print(f"deblur-ros train: data loader worker: {kind.__name__}: {exc}", file=sys.stderr)
 
@@ -666,7 +678,9 @@ def train_live(cfg: LiveTrainConfig, out_dir: Path, resume: bool = True,
         bar.close()
         save(scores)
         raise
-    bar.close()
+    finally:
+        bar.close()
+        _stop_workers(data_iter)
     save(scores)
     write_curve(out_dir / "curve.png", history, title=cfg.model_config.name)
     exported = out_dir / f"{cfg.model_config.name}.pt"
