@@ -19,6 +19,7 @@ same seed, so they see the same clips; ``score`` runs the 24-photo ``eval --vali
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -97,9 +98,10 @@ def train(args: argparse.Namespace) -> None:
         print(f"trained; {args.out}/best.pt is the run's result (not exported: {exc})")
 
 
-def train_network(network: type[nn.Module] | None, out: Path, study: str,
+def train_network(network: Callable[[StrcnnConfig], nn.Module] | None, out: Path, study: str,
                   progress: bool = True, **config: object) -> None:
-    """Run the project's trainer on ``network`` (None: the shipped ``StrcnnDtb``).
+    """Run the project's trainer on ``network``, a class or factory taking a config (None:
+    the shipped ``StrcnnDtb``).
 
     A study's network is not a shipped live architecture, so the trainer's final export
     refuses it: ``best.pt`` is then the run's result. A diverged run ends in one line.
