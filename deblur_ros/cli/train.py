@@ -169,8 +169,8 @@ def _run(train: Callable[[], Path], args: argparse.Namespace) -> int:
         return 2
     except OSError as exc:  # a full disk or a lost mount at a save: every save is atomic
         where = f": {exc.filename}" if exc.filename else ""
-        print(f"deblur-ros train: {exc.strerror or exc}{where}; the run's last save is "
-              "intact: fix that and run the same command to resume", file=sys.stderr)
+        print(f"deblur-ros train: {exc.strerror or exc}{where}; what the run saved so far "
+              "is intact: fix that and run the same command to resume", file=sys.stderr)
         return 1
     print(f"exported {exported}")
     if args.export:
