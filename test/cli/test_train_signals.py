@@ -56,11 +56,8 @@ def test_sigterm_to_the_process_group_stops_train_live_cleanly(tmp_path):
     RuntimeError traceback that lost every step since the last save."""
     out = tmp_path / "run"
     (tmp_path / "photos").mkdir()  # empty: procedural images, no ../shared needed
-    cmd = [sys.executable, "-m", "deblur_ros.cli.main", "train", "live", "--out", str(out),
-           "--width", "4", "--crop", "32", "--clip-frames", "3", "--batch", "2",
-           "--val-every", "1000", "--save-every", "5", "--val-photos", "1", "--val-size", "32",
-           "--workers", "1", "--threads", "1", "--photos", str(tmp_path / "photos"),
-           "--iterations", "100000"]
+    cmd = [sys.executable, "-m", "deblur_ros.cli.main", "train", "live",
+           *_tiny_live_run(out, tmp_path / "photos", save_every=5, iterations=100000)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
     try:
@@ -79,6 +76,15 @@ def test_sigterm_to_the_process_group_stops_train_live_cleanly(tmp_path):
     assert "Traceback" not in err and "the same command resumes" in err, err[-2000:]
     stopped_at = _step_live(out / "last.pt")
     assert stopped_at > saved_first, (stopped_at, saved_first)
+
+
+def _tiny_live_run(out, photos, save_every: int, iterations: int) -> list[str]:
+    """`train live` options for a width-4 run on procedural images with one loader worker
+    (the worker is what a stop or an error must shut down)."""
+    return ["--out", str(out), "--width", "4", "--crop", "32", "--clip-frames", "3",
+            "--batch", "2", "--val-every", "1000", "--save-every", str(save_every),
+            "--val-photos", "1", "--val-size", "32", "--workers", "1", "--threads", "1",
+            "--photos", str(photos), "--iterations", str(iterations)]
 
 
 def _step_live(path) -> int:
@@ -109,11 +115,8 @@ def test_a_full_disk_ends_train_live_in_one_line_and_keeps_the_last_save(tmp_pat
     (tmp_path / "photos").mkdir()
     script = tmp_path / "full_disk.py"
     script.write_text(FULL_DISK_AT_SECOND_SAVE)
-    cmd = [sys.executable, str(script), "train", "live", "--out", str(out),
-           "--width", "4", "--crop", "32", "--clip-frames", "3", "--batch", "2",
-           "--val-every", "1000", "--save-every", "3", "--val-photos", "1", "--val-size", "32",
-           "--workers", "1", "--threads", "1", "--photos", str(tmp_path / "photos"),
-           "--iterations", "100"]
+    cmd = [sys.executable, str(script), "train", "live",
+           *_tiny_live_run(out, tmp_path / "photos", save_every=3, iterations=100)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
     try:
